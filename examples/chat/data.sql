@@ -1,0 +1,65 @@
+-- examples/chat: generated data. psql -v guests=N (default 300); deterministic (setseed).
+\if :{?guests}
+\else
+\set guests 300
+\endif
+SELECT setseed(0.42);
+
+INSERT INTO chat.operators (name, email)
+SELECT 'Operator ' || i, 'operator' || i || '@helpdesk.example' FROM generate_series(1, 20) i;
+INSERT INTO chat.tags (name) VALUES ('sales'), ('support'), ('complaint'), ('vip'), ('spam');
+
+WITH first_names(n, a) AS (SELECT array['Jan','Petra','Tomáš','Eva','Karel','Lucie','Marek','Zuzana','Piotr','Agnieszka'], 10),
+     last_names(n, a) AS (SELECT array['Novák','Svobodová','Dvořák','Černá','Kowalski','Nowak','Procházka','Veselá','Wiśniewski','Horák'], 10)
+INSERT INTO chat.guests (name, email, phone, ip, consent_version, created_at)
+SELECT f.n[1 + (i * 7) % 10] || ' ' || l.n[1 + (i * 3) % 10],
+       'guest' || i || '@mail.example',
+       '+420 6' || lpad(((i * 7919) % 100000000)::text, 8, '0'),
+       ('10.' || (i / 65536) % 256 || '.' || (i / 256) % 256 || '.' || i % 256)::inet,
+       'chat-v' || (1 + i % 3),
+       now() - (i || ' hours')::interval
+  FROM generate_series(1, :guests) i, first_names f, last_names l;
+
+-- Every tenth guest was referred by the previous one.
+UPDATE chat.guests SET referred_by_id = id - 1 WHERE id % 10 = 0;
+
+-- ~3 sessions per guest.
+INSERT INTO chat.chat_sessions (guest_id, operator_id, channel, visitor_ip, user_agent, started_at, ended_at)
+SELECT g.id, 1 + (g.id + s) % 20,
+       (array['web_chat','video_showroom','chatbot','offline_form'])[1 + (g.id + s) % 4],
+       g.ip, 'Mozilla/5.0 (X11; Linux x86_64) Firefox/' || (100 + s),
+       g.created_at + (s || ' days')::interval, g.created_at + (s || ' days')::interval + interval '12 minutes'
+  FROM chat.guests g, generate_series(1, 3) s;
+
+-- ~10 messages per session; guests' messages mention their own e-mail or phone now and then.
+INSERT INTO chat.messages (session_id, author_kind, body, sent_at)
+SELECT cs.id,
+       CASE WHEN m % 2 = 1 THEN 'guest' ELSE 'operator' END,
+       CASE WHEN m = 3 THEN 'You can reach me at ' || g.email
+            WHEN m = 5 THEN 'My number is ' || g.phone
+            WHEN m % 2 = 1 THEN 'Question ' || m || ' about my order'
+            ELSE 'Operator answer ' || m END,
+       cs.started_at + (m || ' minutes')::interval
+  FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id, generate_series(1, 10) m;
+
+INSERT INTO chat.attachments (message_id, filename, bytes)
+SELECT m.id, 'photo-' || m.id || '.jpg', decode(md5(m.id::text), 'hex')
+  FROM chat.messages m WHERE m.id % 7 = 0;
+
+INSERT INTO chat.offline_leads (guest_id, name, email, phone, message)
+SELECT g.id, g.name, g.email, g.phone, 'Please call me back, ' || g.name
+  FROM chat.guests g WHERE g.id % 4 = 0;
+
+INSERT INTO chat.session_tags (session_id, tag_id)
+SELECT cs.id, 1 + cs.id % 5 FROM chat.chat_sessions cs;
+
+INSERT INTO chat.visitor_events (guest_ref, url, at)
+SELECT g.id, 'https://shop.example/product/' || e || '?utm_source=chat', g.created_at + (e || ' minutes')::interval
+  FROM chat.guests g, generate_series(1, 5) e;
+
+INSERT INTO chat.notes (record_type, record_id, created_by, body)
+SELECT 'Guest', g.id, 1 + g.id % 20, 'VIP customer ' || g.name FROM chat.guests g WHERE g.id % 5 = 0;
+INSERT INTO chat.notes (record_type, record_id, created_by, body)
+SELECT 'ChatSession', cs.id, 1, 'Escalated session of ' || g.email
+  FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id WHERE cs.id % 9 = 0;
+ANALYZE;

@@ -1,0 +1,31 @@
+-- examples/chat: the PII declarations an application migration makes next to its DDL.
+SELECT gdpr.declare_subject('guest', 'chat.guests');
+SELECT gdpr.declare_subject('session', 'chat.chat_sessions');
+
+SELECT gdpr.declare_pii('chat.guests', 'name', 'fake_name');
+SELECT gdpr.declare_pii('chat.guests', 'email', 'fake_email');
+SELECT gdpr.declare_pii('chat.guests', 'phone', 'fake_phone');
+SELECT gdpr.declare_pii('chat.guests', 'ip', 'null');
+SELECT gdpr.declare_pii('chat.guests', 'consent_version', 'keep');
+-- A referral points at another person: following it would erase the referrer too.
+SELECT gdpr.exclude_reference('chat.guests', '{referred_by_id}');
+
+SELECT gdpr.declare_pii('chat.chat_sessions', 'visitor_ip', 'null');
+SELECT gdpr.declare_pii('chat.chat_sessions', 'user_agent', 'null');
+
+SELECT gdpr.declare_pii('chat.messages', 'body', 'constant', '{"value": "[removed on request]"}');
+SELECT gdpr.declare_erase_action('chat.attachments', 'delete');
+
+SELECT gdpr.declare_pii('chat.offline_leads', 'name', 'fake_name');
+SELECT gdpr.declare_pii('chat.offline_leads', 'email', 'fake_email');
+SELECT gdpr.declare_pii('chat.offline_leads', 'phone', 'mask', '{"keep_first": 4, "keep_last": 0}');
+SELECT gdpr.declare_pii('chat.offline_leads', 'message', 'null');
+
+-- References the schema has no FOREIGN KEY for.
+SELECT gdpr.declare_link('chat.visitor_events', '{guest_ref}', 'chat.guests', '{id}');
+SELECT gdpr.declare_erase_action('chat.visitor_events', 'delete');
+SELECT gdpr.declare_link('chat.notes', '{record_id}', 'chat.guests', '{id}',
+                         type_col => 'record_type', type_value => 'Guest');
+SELECT gdpr.declare_link('chat.notes', '{record_id}', 'chat.chat_sessions', '{id}',
+                         type_col => 'record_type', type_value => 'ChatSession');
+SELECT gdpr.declare_pii('chat.notes', 'body', 'constant', '{"value": "[removed on request]"}');

@@ -1,0 +1,52 @@
+-- pg_gdpr: SQL-level entry points, triggers and grants (runs after every Rust function exists).
+
+-- The two subject kinds chat products have. `id` may be of the key's type (integer, bigint, uuid) or text.
+CREATE FUNCTION gdpr.anonymize_guest(id anyelement, dry_run boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('guest', id::text, dry_run) $$;
+CREATE FUNCTION gdpr.anonymize_guest(id text, dry_run boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('guest', id, dry_run) $$;
+CREATE FUNCTION gdpr.anonymize_session(id anyelement, dry_run boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('session', id::text, dry_run) $$;
+CREATE FUNCTION gdpr.anonymize_session(id text, dry_run boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('session', id, dry_run) $$;
+
+-- Cached erasure plans follow declaration changes in every backend.
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.subject
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.pii_policy
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.erase_action
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.link
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.excluded_reference
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+
+-- Destructive functions and the audit log: nobody but the extension owner until the DBA grants them.
+REVOKE ALL ON FUNCTION
+    gdpr.anonymize_subject(text, text, boolean),
+    gdpr.anonymize_subject(text, text[], boolean),
+    gdpr.anonymize_guest(anyelement, boolean),
+    gdpr.anonymize_guest(text, boolean),
+    gdpr.anonymize_session(anyelement, boolean),
+    gdpr.anonymize_session(text, boolean),
+    gdpr._declarations_changed()
+FROM PUBLIC;
+REVOKE ALL ON gdpr.erasure_log FROM PUBLIC;
+
+-- One call for the DBA: lets `role` run erasures and read the audit log (never write it).
+CREATE FUNCTION gdpr.grant_erasure(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.anonymize_subject(text, text, boolean),
+             gdpr.anonymize_subject(text, text[], boolean), gdpr.anonymize_guest(anyelement, boolean),
+             gdpr.anonymize_guest(text, boolean), gdpr.anonymize_session(anyelement, boolean),
+             gdpr.anonymize_session(text, boolean) TO %I', role::text);
+    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log TO %I', role::text);
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_erasure(regrole) FROM PUBLIC;

@@ -1,0 +1,109 @@
+-- pg_gdpr: catalog (config) tables, audit log and the security header.
+-- Every object is schema-qualified; nothing here depends on the caller's search_path.
+
+-- Which table identifies a kind of data subject ('guest', 'session', ...).
+CREATE TABLE gdpr.subject (
+    kind        text PRIMARY KEY CHECK (kind ~ '^[a-z_][a-z0-9_]*$'),
+    tbl         regclass NOT NULL,
+    declared_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per (table, column): how its personal data is neutralised.
+-- strategy is checked against the fixed vocabulary by gdpr.declare_pii(); options are validated there too.
+CREATE TABLE gdpr.pii_policy (
+    tbl         regclass NOT NULL,
+    col         name NOT NULL,
+    strategy    text NOT NULL,
+    options     jsonb NOT NULL DEFAULT '{}'::jsonb,
+    declared_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tbl, col)
+);
+
+-- What an erasure does to the rows of a table tied to the subject (default: anonymize).
+CREATE TABLE gdpr.erase_action (
+    tbl         regclass PRIMARY KEY,
+    action      text NOT NULL CHECK (action IN ('anonymize', 'delete')),
+    declared_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- References the schema has no FOREIGN KEY for (Rails-style *_id columns, polymorphic type/id pairs).
+CREATE TABLE gdpr.link (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    child       regclass NOT NULL,
+    child_cols  name[] NOT NULL,
+    parent      regclass NOT NULL,
+    parent_cols name[] NOT NULL,
+    type_col    name,
+    type_value  text,
+    declared_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (cardinality(child_cols) = cardinality(parent_cols) AND cardinality(child_cols) > 0),
+    CHECK ((type_col IS NULL) = (type_value IS NULL))
+);
+CREATE UNIQUE INDEX link_identity ON gdpr.link
+    (child, child_cols, parent, parent_cols, coalesce(type_col, ''), coalesce(type_value, ''));
+
+-- Foreign keys (or links) that do not mean "belongs to the person" and must not be followed.
+CREATE TABLE gdpr.excluded_reference (
+    child       regclass NOT NULL,
+    child_cols  name[] NOT NULL,
+    declared_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (child, child_cols)
+);
+
+-- Audit trail: one row per erasure (dry runs included). No personal data: the subject's key, counts, who, when.
+CREATE TABLE gdpr.erasure_log (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    erasure_id  uuid NOT NULL UNIQUE,
+    kind        text NOT NULL,
+    subject_id  text NOT NULL,
+    dry_run     boolean NOT NULL,
+    rows_total  bigint NOT NULL,
+    tables      jsonb NOT NULL,
+    erased_by   name NOT NULL,
+    session_user_name name NOT NULL,
+    erased_at   timestamptz NOT NULL DEFAULT now(),
+    duration_ms double precision NOT NULL
+);
+CREATE INDEX erasure_log_subject ON gdpr.erasure_log (kind, subject_id);
+
+-- pg_dump keeps the declarations (the config tables) and the audit log.
+SELECT pg_catalog.pg_extension_config_dump('gdpr.subject', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.pii_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.erase_action', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.link', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_reference', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.erasure_log', '');
+
+-- Append-only log: even a role that was granted more than SELECT cannot rewrite history;
+-- only the extension owner (who owns the table and can drop the trigger) can.
+CREATE FUNCTION gdpr._erasure_log_is_append_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'gdpr: gdpr.erasure_log is append-only (% refused)', TG_OP
+        USING ERRCODE = '42501';
+END $$;
+CREATE TRIGGER erasure_log_append_only
+    BEFORE UPDATE OR DELETE ON gdpr.erasure_log
+    FOR EACH ROW EXECUTE FUNCTION gdpr._erasure_log_is_append_only();
+CREATE TRIGGER erasure_log_no_truncate
+    BEFORE TRUNCATE ON gdpr.erasure_log
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._erasure_log_is_append_only();
+
+-- Checks that a literal is valid input for a type, inside a subtransaction (plpgsql's EXCEPTION block).
+-- The type comes from pg_catalog.format_type and the value is passed as a parameter.
+CREATE FUNCTION gdpr._is_valid_input(value text, typ regtype) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format('SELECT CAST($1 AS %s)', pg_catalog.format_type(typ, NULL)) USING value;
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END $$;
+
+-- Security header: nothing in the schema is usable by PUBLIC unless granted below (sql/grants.sql).
+REVOKE ALL ON ALL TABLES IN SCHEMA gdpr FROM PUBLIC;
+REVOKE ALL ON FUNCTION gdpr._erasure_log_is_append_only() FROM PUBLIC;
+-- gdpr._is_valid_input stays executable: declare_pii runs as the migration role and only casts a literal.
+GRANT USAGE ON SCHEMA gdpr TO PUBLIC;
+-- Declarations are not secret: migrations and application CI may read them.
+GRANT SELECT ON gdpr.subject, gdpr.pii_policy, gdpr.erase_action, gdpr.link, gdpr.excluded_reference TO PUBLIC;

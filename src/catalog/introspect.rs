@@ -1,0 +1,149 @@
+//! Reads what pg_gdpr needs to know about user tables from the system catalogs.
+//! Identifiers are quoted by PostgreSQL itself (`format('%I')`), never by Rust formatting.
+
+use pgrx::prelude::*;
+
+use crate::error::{GdprError, Result};
+
+/// A table (plain or partitioned) as the erasure engine sees it.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub oid: pg_sys::Oid,
+    /// `"schema"."table"`, quoted for SQL.
+    pub sql_name: String,
+    /// `schema.table` for messages and reports.
+    pub display: String,
+}
+
+/// A column with the facts the strategies validate against.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// The identifier quoted for SQL.
+    pub sql_name: String,
+    /// `format_type(atttypid, NULL)`: a type name that can be used in `CAST(... AS <type>)`.
+    pub type_sql: String,
+    /// The type category of the column's base type (`S` string, `N` numeric, `D` date/time, ...).
+    pub category: String,
+    pub not_null: bool,
+    /// Declared character length (`varchar(n)`, `char(n)`), if any.
+    pub max_len: Option<i32>,
+    /// Part of a primary key, unique constraint or unique index.
+    pub unique: bool,
+    pub in_primary_key: bool,
+}
+
+pub fn table(oid: pg_sys::Oid) -> Result<Table> {
+    let row = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
+                    n.nspname::text || '.' || c.relname::text,
+                    c.relkind::text
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = $1",
+            None,
+            &[oid.into()],
+        )?;
+        let mut out = None;
+        for r in rows {
+            out = Some((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<String>(3)?.unwrap_or_default(),
+            ));
+        }
+        Ok::<_, GdprError>(out)
+    })?;
+    let (sql_name, display, relkind) = row.ok_or_else(|| {
+        GdprError::UndefinedTable(format!("table with oid {} does not exist", oid.to_u32()))
+    })?;
+    if relkind != "r" && relkind != "p" {
+        return Err(GdprError::InvalidParameter(format!(
+            "{display} is not a table (only plain and partitioned tables can hold personal data declarations)"
+        )));
+    }
+    Ok(Table {
+        oid,
+        sql_name,
+        display,
+    })
+}
+
+const COLUMN_QUERY: &str = "
+    SELECT a.attname::text,
+           pg_catalog.format('%I', a.attname),
+           pg_catalog.format_type(a.atttypid, NULL),
+           bt.typcategory::text,
+           a.attnotnull,
+           CASE WHEN a.atttypmod > 4 AND bt.typcategory = 'S' THEN a.atttypmod - 4 END,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                    WHERE i.indrelid = a.attrelid AND i.indisunique
+                      AND a.attnum = ANY (i.indkey::int2[])),
+           EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                    WHERE i.indrelid = a.attrelid AND i.indisprimary
+                      AND a.attnum = ANY (i.indkey::int2[]))
+      FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+      JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped";
+
+fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Result<Vec<Column>> {
+    let query = format!("{COLUMN_QUERY} {extra}");
+    Spi::connect(|client| {
+        let rows = client.select(query.as_str(), None, &args)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(Column {
+                name: r.get::<String>(1)?.unwrap_or_default(),
+                sql_name: r.get::<String>(2)?.unwrap_or_default(),
+                type_sql: r.get::<String>(3)?.unwrap_or_default(),
+                category: r.get::<String>(4)?.unwrap_or_default(),
+                not_null: r.get::<bool>(5)?.unwrap_or(false),
+                max_len: r.get::<i32>(6)?,
+                unique: r.get::<bool>(7)?.unwrap_or(false),
+                in_primary_key: r.get::<bool>(8)?.unwrap_or(false),
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// One named column of `table`, or a 42703 error naming both.
+pub fn column(table: &Table, name: &str) -> Result<Column> {
+    columns_where("AND a.attname = $2", vec![table.oid.into(), name.into()])?
+        .pop()
+        .ok_or_else(|| {
+            GdprError::UndefinedColumn(format!(
+                "column \"{name}\" of table {} does not exist",
+                table.display
+            ))
+        })
+}
+
+/// Several named columns, in the order given.
+pub fn columns(table: &Table, names: &[String]) -> Result<Vec<Column>> {
+    names.iter().map(|n| column(table, n)).collect()
+}
+
+/// The primary key columns in key order; empty when the table has none.
+pub fn primary_key(table: &Table) -> Result<Vec<Column>> {
+    let names: Vec<String> = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.attname::text
+               FROM pg_catalog.pg_index i
+               CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = $1 AND i.indisprimary
+              ORDER BY k.pos",
+            None,
+            &[table.oid.into()],
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r.get::<String>(1)?.unwrap_or_default());
+        }
+        Ok::<_, GdprError>(out)
+    })?;
+    columns(table, &names)
+}

@@ -1,0 +1,72 @@
+//! One error type for the whole extension: every failure a user can cause maps to a SQLSTATE and a
+//! message that starts with `gdpr:` and names the object involved.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+pub type Result<T> = std::result::Result<T, GdprError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GdprError {
+    #[error("gdpr: {0}")]
+    InvalidParameter(String),
+    #[error("gdpr: {0}")]
+    NullValue(String),
+    #[error("gdpr: {0}")]
+    UndefinedTable(String),
+    #[error("gdpr: {0}")]
+    UndefinedColumn(String),
+    #[error("gdpr: {0}")]
+    UndefinedObject(String),
+    #[error("gdpr: {0}")]
+    DatatypeMismatch(String),
+    #[error("gdpr: {0}")]
+    InvalidDefinition(String),
+    #[error("gdpr: {0}")]
+    NoDataFound(String),
+    #[error("gdpr: {0}")]
+    InsufficientPrivilege(String),
+    #[error("gdpr: {0}")]
+    ObjectChanged(String),
+    #[error("gdpr: internal error: {0}")]
+    Spi(#[from] pgrx::spi::SpiError),
+    #[error("gdpr: internal error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl GdprError {
+    pub fn sqlstate(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            GdprError::InvalidParameter(_) => ERRCODE_INVALID_PARAMETER_VALUE, // 22023
+            GdprError::NullValue(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,         // 22004
+            GdprError::UndefinedTable(_) => ERRCODE_UNDEFINED_TABLE,           // 42P01
+            GdprError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,         // 42703
+            GdprError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,         // 42704
+            GdprError::DatatypeMismatch(_) => ERRCODE_DATATYPE_MISMATCH,       // 42804
+            GdprError::InvalidDefinition(_) => ERRCODE_INVALID_OBJECT_DEFINITION, // 42P17
+            GdprError::NoDataFound(_) => ERRCODE_NO_DATA_FOUND,                // P0002
+            GdprError::InsufficientPrivilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE, // 42501
+            GdprError::ObjectChanged(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,  // 40001
+            GdprError::Spi(_) | GdprError::Json(_) => ERRCODE_INTERNAL_ERROR,  // XX000
+        }
+    }
+
+    /// Raises the error in PostgreSQL (aborting the statement and its transaction).
+    pub fn report(self) -> ! {
+        let code = self.sqlstate();
+        ErrorReport::new(code, self.to_string(), "").report(PgLogLevel::ERROR);
+        unreachable!("ERROR-level reports do not return")
+    }
+}
+
+/// `result.or_report()` in the thin `#[pg_extern]` wrappers.
+pub trait OrReport<T> {
+    fn or_report(self) -> T;
+}
+
+impl<T> OrReport<T> for Result<T> {
+    fn or_report(self) -> T {
+        self.unwrap_or_else(|e| e.report())
+    }
+}

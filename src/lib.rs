@@ -1,0 +1,42 @@
+//! pg_gdpr: GDPR inside PostgreSQL.
+//!
+//! * `catalog`  — declarations made by migrations (subjects, PII policies, erase actions, links), validated.
+//! * `strategy` — the fixed vocabulary of pseudonymization strategies, one small file each.
+//! * `subject`  — the reference graph, cached erasure plans and set-based erasure.
+//! * `audit`    — the append-only erasure log.
+//! * `privilege`— ownership checks and the narrow switch to the extension owner for its own tables.
+//!
+//! SQL files in `sql/` hold the config tables, the security header and the grants.
+
+use pgrx::prelude::*;
+
+pub mod audit;
+pub mod catalog;
+pub mod error;
+pub mod privilege;
+pub mod strategy;
+pub mod subject;
+
+pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/api.sql", name = "api", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    subject::cache::register_invalidation_callback();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

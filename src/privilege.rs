@@ -1,0 +1,78 @@
+//! Who may do what.
+//!
+//! Declarations and the audit log live in tables only the extension owner can write. Functions that must
+//! write them run as the caller (so user tables are touched with the caller's rights only) and switch to the
+//! extension owner just for the fixed statement that writes the extension's own table — the way PostgreSQL's
+//! referential-integrity triggers switch to the table owner. No SECURITY DEFINER entry point exists that a
+//! role could call with arguments of its choosing.
+
+use pgrx::prelude::*;
+
+use crate::catalog::introspect::Table;
+use crate::error::{GdprError, Result};
+
+/// The caller's role names: `(current_user, session_user)`.
+pub fn caller() -> Result<(String, String)> {
+    let (cur, ses) =
+        Spi::get_two::<String, String>("SELECT current_user::text, session_user::text")?;
+    Ok((cur.unwrap_or_default(), ses.unwrap_or_default()))
+}
+
+/// Declarations about a table may only be made by its owner (or a member of the owning role).
+pub fn require_table_owner(table: &Table) -> Result<()> {
+    let owns = Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+           FROM pg_catalog.pg_class c WHERE c.oid = $1",
+        &[table.oid.into()],
+    )?
+    .unwrap_or(false);
+    if !owns {
+        return Err(GdprError::InsufficientPrivilege(format!(
+            "must be owner of table {} to declare its personal data",
+            table.display
+        )));
+    }
+    Ok(())
+}
+
+fn extension_owner() -> Result<pg_sys::Oid> {
+    Spi::get_one::<pg_sys::Oid>(
+        "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_gdpr'",
+    )?
+    .ok_or_else(|| {
+        GdprError::UndefinedObject("extension pg_gdpr is not installed in this database".into())
+    })
+}
+
+/// Restores the caller's identity when dropped, also while unwinding from an error.
+struct RestoreUser {
+    user: pg_sys::Oid,
+    context: i32,
+}
+
+impl Drop for RestoreUser {
+    fn drop(&mut self) {
+        // SAFETY: restores the values read by GetUserIdAndSecContext in `as_extension_owner`.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) }
+    }
+}
+
+/// Runs `f` with the extension owner's privileges, as a local user-id change that `SET ROLE` cannot undo.
+/// `f` must only run fixed statements against the extension's own tables.
+pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let owner = extension_owner()?;
+    let mut user = pg_sys::Oid::INVALID;
+    let mut context = 0;
+    // SAFETY: plain reads/writes of the backend's current user id, restored by the guard.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+    }
+    let _restore = RestoreUser { user, context };
+    f()
+}

@@ -1,0 +1,175 @@
+//! The fixed vocabulary of pseudonymization strategies.
+//!
+//! Each strategy lives in its own small file and implements [`Strategy`]: which options it takes, which
+//! columns it fits (checked when a migration declares it), and the SQL expression an erasure writes for the
+//! column. Expressions only ever reference the quoted column, `$n` parameters and this extension's own
+//! functions: nothing a table owner writes is executed as SQL.
+
+use serde_json::{Map, Value};
+
+use crate::catalog::introspect::Column;
+use crate::error::{GdprError, Result};
+
+mod constant;
+mod fake_email;
+mod fake_name;
+mod fake_phone;
+mod hash;
+mod keep;
+mod mask;
+mod null;
+pub mod pseudonym;
+
+pub type Options = Map<String, Value>;
+
+pub trait Strategy: Sync {
+    /// The name used in `gdpr.declare_pii(..., strategy => name)`.
+    fn name(&self) -> &'static str;
+
+    /// Option keys this strategy accepts; any other key is an error.
+    fn option_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks that the strategy and its options fit the column. `table` is for error messages.
+    fn validate(&self, table: &str, col: &Column, options: &Options) -> Result<()>;
+
+    /// The SQL expression that replaces the column's value during an erasure, or `None` to leave it.
+    fn erase_expr(&self, col: &Column, options: &Options, sql: &mut ExprParams) -> Option<String>;
+}
+
+static STRATEGIES: &[&dyn Strategy] = &[
+    &null::Null,
+    &constant::Constant,
+    &hash::Hash,
+    &fake_email::FakeEmail,
+    &fake_name::FakeName,
+    &fake_phone::FakePhone,
+    &mask::Mask,
+    &keep::Keep,
+];
+
+pub fn lookup(name: &str) -> Result<&'static dyn Strategy> {
+    STRATEGIES
+        .iter()
+        .copied()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = STRATEGIES.iter().map(|s| s.name()).collect();
+            GdprError::InvalidParameter(format!(
+                "unknown strategy \"{name}\" (known: {})",
+                known.join(", ")
+            ))
+        })
+}
+
+/// Full validation of a declared policy: vocabulary, option names, then the strategy's own checks.
+pub fn validate(table: &str, col: &Column, strategy: &str, options: &Options) -> Result<()> {
+    let s = lookup(strategy)?;
+    if let Some(unknown) = options
+        .keys()
+        .find(|k| !s.option_keys().contains(&k.as_str()))
+    {
+        return Err(GdprError::InvalidParameter(format!(
+            "strategy \"{strategy}\" for {table}.{} does not take option \"{unknown}\" (accepted: {})",
+            col.name,
+            if s.option_keys().is_empty() { "none".to_string() } else { s.option_keys().join(", ") }
+        )));
+    }
+    s.validate(table, col, options)
+}
+
+/// Collects the `$n` parameters an erase expression needs. Parameter numbering starts after the row-identity
+/// parameters of the statement; the per-erasure key is always the first one.
+pub struct ExprParams {
+    first: usize,
+    pub values: Vec<String>,
+}
+
+impl ExprParams {
+    pub fn new(first: usize) -> Self {
+        ExprParams {
+            first,
+            values: Vec::new(),
+        }
+    }
+
+    /// The parameter holding the one-time erasure key (`bytea`).
+    pub fn key(&self) -> String {
+        format!("${}", self.first)
+    }
+
+    /// Adds a text parameter and returns its placeholder.
+    pub fn text(&mut self, value: impl Into<String>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.first + self.values.len())
+    }
+
+    /// Number of parameters including the key.
+    pub fn count(&self) -> usize {
+        1 + self.values.len()
+    }
+}
+
+// --- shared checks ---------------------------------------------------------------------------------------
+
+pub(crate) fn require_text(strategy: &str, table: &str, col: &Column) -> Result<()> {
+    if col.category != "S" {
+        return Err(GdprError::DatatypeMismatch(format!(
+            "strategy \"{strategy}\" needs a text column, but {table}.{} is {}",
+            col.name, col.type_sql
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn require_min_len(strategy: &str, table: &str, col: &Column, min: i32) -> Result<()> {
+    match col.max_len {
+        Some(n) if n < min => Err(GdprError::DatatypeMismatch(format!(
+            "strategy \"{strategy}\" needs room for {min} characters, but {table}.{} is {}",
+            col.name,
+            col.type_sql_with_len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn refuse_unique(strategy: &str, table: &str, col: &Column) -> Result<()> {
+    if col.unique {
+        return Err(GdprError::InvalidParameter(format!(
+            "strategy \"{strategy}\" gives many rows the same value, but {table}.{} is under a unique constraint \
+             (use hash or a fake_* strategy)",
+            col.name
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn int_option(
+    strategy: &str,
+    options: &Options,
+    key: &str,
+    default: i64,
+) -> Result<i64> {
+    match options.get(key) {
+        None => Ok(default),
+        Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
+            GdprError::InvalidParameter(format!("option \"{key}\" of strategy \"{strategy}\" must be a non-negative integer, got {v}"))
+        }),
+    }
+}
+
+/// The column's declared length as an SQL integer literal argument (`NULL` when unbounded).
+pub(crate) fn max_len_arg(col: &Column) -> String {
+    col.max_len
+        .map_or_else(|| "NULL".to_string(), |n| n.to_string())
+}
+
+impl Column {
+    fn type_sql_with_len(&self) -> String {
+        match self.max_len {
+            Some(n) => format!("{}({n})", self.type_sql),
+            None => self.type_sql.clone(),
+        }
+    }
+}

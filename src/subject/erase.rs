@@ -1,0 +1,407 @@
+//! Executes an erasure plan: finds every row tied to the subject (set-based, driven by the keys found so far),
+//! then anonymizes and deletes them, and reports what was (or, in a dry run, would be) changed.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::PgOid;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::cache;
+use super::plan::{Action, ErasurePlan, Identity, PlanTable};
+use crate::audit;
+use crate::error::{GdprError, Result};
+
+/// A found row as text: ctid, tableoid, then the plan table's fetched columns.
+type Row = Vec<Option<String>>;
+
+const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
+const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
+const BYTEA: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID);
+
+#[derive(Default)]
+struct Reach {
+    rows: Vec<Row>,
+    seen: HashSet<Vec<Option<String>>>,
+    /// Rows before this index have had their references followed.
+    followed: usize,
+}
+
+impl Reach {
+    fn add(&mut self, table: &PlanTable, row: Row) -> bool {
+        let identity = match &table.identity {
+            Identity::Key(idx) => idx.iter().map(|i| row[i + 2].clone()).collect(),
+            Identity::Ctid => vec![row[0].clone(), row[1].clone()],
+        };
+        let new = self.seen.insert(identity);
+        if new {
+            self.rows.push(row);
+        }
+        new
+    }
+}
+
+fn fetch(
+    client: &mut SpiClient<'_>,
+    sql: &str,
+    types: &[PgOid],
+    args: &[DatumWithOid<'_>],
+) -> Result<Vec<Row>> {
+    let stmt = cache::statement(client, sql, types)?;
+    let table = client.update(&*stmt, None, args)?;
+    let width = table.columns()?;
+    let mut rows = Vec::with_capacity(table.len());
+    for r in table {
+        let mut row = Vec::with_capacity(width);
+        for i in 1..=width {
+            row.push(r.get::<String>(i)?);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn execute(
+    client: &mut SpiClient<'_>,
+    sql: &str,
+    types: &[PgOid],
+    args: &[DatumWithOid<'_>],
+) -> Result<usize> {
+    let stmt = cache::statement(client, sql, types)?;
+    Ok(client.update(&*stmt, None, args)?.len())
+}
+
+/// A parameter after the row-identity ones: the erasure key or a strategy's text value.
+enum Extra<'a> {
+    Key(&'a [u8]),
+    Text(&'a str),
+}
+
+impl Extra<'_> {
+    fn typed(&self) -> (PgOid, DatumWithOid<'_>) {
+        match self {
+            Extra::Key(k) => (BYTEA, (*k).into()),
+            Extra::Text(t) => (TEXT, (*t).into()),
+        }
+    }
+}
+
+/// Runs `sql` (whose first parameters identify rows, see `Identity`) for all `rows`, with `extra` parameters
+/// appended. Returns the number of rows changed.
+fn run_for_rows(
+    client: &mut SpiClient<'_>,
+    table: &PlanTable,
+    sql: &str,
+    rows: &[Row],
+    extra: &[Extra<'_>],
+) -> Result<usize> {
+    let mut done = 0;
+    match &table.identity {
+        Identity::Key(idx) => {
+            let mut args: Vec<DatumWithOid<'_>> = idx
+                .iter()
+                .map(|i| {
+                    rows.iter()
+                        .map(|r| r[i + 2].clone())
+                        .collect::<Vec<Option<String>>>()
+                        .into()
+                })
+                .collect();
+            let mut types = vec![TEXT_ARRAY; idx.len()];
+            for e in extra {
+                let (t, a) = e.typed();
+                types.push(t);
+                args.push(a);
+            }
+            done += execute(client, sql, &types, &args)?;
+        }
+        Identity::Ctid => {
+            // One statement per partition (tableoid): ctids are only unique within one.
+            let mut by_relation: HashMap<String, Vec<Option<String>>> = HashMap::new();
+            for r in rows {
+                by_relation
+                    .entry(r[1].clone().unwrap_or_default())
+                    .or_default()
+                    .push(r[0].clone());
+            }
+            for (relation, ctids) in by_relation {
+                let mut args: Vec<DatumWithOid<'_>> = vec![ctids.into(), relation.into()];
+                let mut types = vec![TEXT_ARRAY, TEXT];
+                for e in extra {
+                    let (t, a) = e.typed();
+                    types.push(t);
+                    args.push(a);
+                }
+                done += execute(client, sql, &types, &args)?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn random_uuid() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::strategy::pseudonym::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Finds all rows tied to the subject. Returns the rows per plan table and, per edge, how many rows it matched
+/// and how many it reached first.
+fn find_rows(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    id: &[String],
+    dry_run: bool,
+) -> Result<(Vec<Reach>, Vec<(usize, usize)>)> {
+    let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
+    let mut edge_counts = vec![(0usize, 0usize); plan.edges.len()];
+    let mut followed_values: Vec<HashSet<Vec<String>>> =
+        plan.edges.iter().map(|_| HashSet::new()).collect();
+
+    let root_sql = if dry_run {
+        &plan.root_select_unlocked
+    } else {
+        &plan.root_select_locked
+    };
+    for row in fetch(client, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
+        reach[0].add(&plan.tables[0], row);
+    }
+    if reach[0].rows.is_empty() {
+        return Ok((reach, edge_counts));
+    }
+
+    // Semi-naive fixpoint: follow each reference only for the key values found since the last round.
+    loop {
+        let mut progressed = false;
+        for t in 0..plan.tables.len() {
+            let (from, to) = (reach[t].followed, reach[t].rows.len());
+            if from == to {
+                continue;
+            }
+            reach[t].followed = to;
+            progressed = true;
+            for (ei, edge) in plan.edges.iter().enumerate().filter(|(_, e)| e.parent == t) {
+                let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.parent_values.len()];
+                for row in &reach[t].rows[from..to] {
+                    let tuple: Option<Vec<String>> = edge
+                        .parent_values
+                        .iter()
+                        .map(|p| row[p + 2].clone())
+                        .collect();
+                    if let Some(tuple) = tuple {
+                        if followed_values[ei].insert(tuple.clone()) {
+                            for (c, v) in columns.iter_mut().zip(tuple) {
+                                c.push(v);
+                            }
+                        }
+                    }
+                }
+                if columns[0].is_empty() {
+                    continue;
+                }
+                let mut types = vec![TEXT_ARRAY; columns.len()];
+                let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+                if let Some(value) = &edge.discriminator {
+                    types.push(TEXT);
+                    args.push(value.clone().into());
+                }
+                let sql = if dry_run {
+                    &edge.select_unlocked
+                } else {
+                    &edge.select_locked
+                };
+                for row in fetch(client, sql, &types, &args)? {
+                    edge_counts[ei].0 += 1;
+                    if reach[edge.child].add(&plan.tables[edge.child], row) {
+                        edge_counts[ei].1 += 1;
+                    }
+                }
+            }
+        }
+        if !progressed {
+            return Ok((reach, edge_counts));
+        }
+    }
+}
+
+/// Deleting a parent whose child rows stay (anonymized) would fail on a NO ACTION / RESTRICT foreign key
+/// half-way through; refuse up front, in dry runs too, and say what to declare.
+fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[(usize, usize)]) -> Result<()> {
+    for (edge, (matched, _)) in plan.edges.iter().zip(edge_counts) {
+        let (parent, child) = (&plan.tables[edge.parent], &plan.tables[edge.child]);
+        if *matched > 0
+            && edge.blocks_delete
+            && parent.action == Action::Delete
+            && child.action != Action::Delete
+        {
+            return Err(GdprError::InvalidDefinition(format!(
+                "{} is erased by delete, but {} of its rows are referenced through {} (ON DELETE NO ACTION/RESTRICT) \
+                 and would only be anonymized: declare gdpr.declare_erase_action('{}', 'delete') or exclude the reference",
+                parent.table.display, matched, edge.label, child.table.display
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Result<()> {
+    let key: [u8; 32] = rand::rng().random(); // one-time key: dropped when this function returns
+    for (t, r) in plan.tables.iter().zip(reach) {
+        let Some(sql) = t
+            .update_sql
+            .as_deref()
+            .filter(|_| t.action == Action::Anonymize && !r.rows.is_empty())
+        else {
+            continue;
+        };
+        let mut extra = vec![Extra::Key(&key)];
+        extra.extend(t.update_params.iter().map(|p| Extra::Text(p)));
+        let changed = run_for_rows(client, t, sql, &r.rows, &extra)?;
+        if matches!(t.identity, Identity::Ctid) && changed != r.rows.len() {
+            return Err(GdprError::ObjectChanged(format!(
+                "{} of {} rows of {} (a table without primary key) changed while being erased; retry the erasure",
+                r.rows.len() - changed,
+                r.rows.len(),
+                t.table.display
+            )));
+        }
+    }
+    for &t in &plan.delete_order {
+        if !reach[t].rows.is_empty() {
+            run_for_rows(
+                client,
+                &plan.tables[t],
+                &plan.tables[t].delete_sql,
+                &reach[t].rows,
+                &[],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[(usize, usize)]) -> Vec<Value> {
+    plan.tables
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !reach[*i].rows.is_empty())
+        .map(|(i, t)| {
+            let action = match t.action {
+                Action::Delete => "delete",
+                Action::Anonymize if t.changed.is_empty() => "keep",
+                Action::Anonymize => "anonymize",
+            };
+            let via: Vec<Value> = plan
+                .edges
+                .iter()
+                .zip(edge_counts)
+                .filter(|(e, (matched, _))| e.child == i && *matched > 0)
+                .map(|(e, (matched, first))| json!({"reference": e.label, "rows": matched, "first_reached": first}))
+                .collect();
+            let mut entry = json!({
+                "table": t.table.display,
+                "action": action,
+                "rows": reach[i].rows.len(),
+                "path": t.path,
+            });
+            if t.action == Action::Anonymize {
+                entry["columns"] = json!(t.changed);
+            }
+            if !via.is_empty() {
+                entry["via"] = Value::Array(via);
+            }
+            entry
+        })
+        .collect()
+}
+
+/// Erases (or, with `dry_run`, reports) every row tied to the subject `kind`/`id` in one transaction.
+pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value> {
+    let started = Instant::now();
+    let id: Vec<String> = id
+        .into_iter()
+        .collect::<Option<Vec<String>>>()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| GdprError::NullValue(format!("the {kind} id to erase must not be NULL")))?;
+    let plan = cache::plan_for(kind)?;
+    let subject_id = id.join(",");
+    if id.len() != plan.root_key_len {
+        return Err(GdprError::InvalidParameter(format!(
+            "{kind} {subject_id}: the key of {} has {} columns, {} values were given",
+            plan.tables[0].table.display,
+            plan.root_key_len,
+            id.len()
+        )));
+    }
+
+    let (reach, edge_counts) = Spi::connect_mut(|client| {
+        let (reach, edge_counts) = find_rows(client, &plan, &id, dry_run)?;
+        if !reach[0].rows.is_empty() {
+            check_delete_conflicts(&plan, &edge_counts)?;
+            if !dry_run {
+                apply(client, &plan, &reach)?;
+            }
+        }
+        Ok::<_, GdprError>((reach, edge_counts))
+    })?;
+
+    let erasure_id = random_uuid();
+    if reach[0].rows.is_empty() {
+        if !audit::was_erased(kind, &subject_id)? {
+            return Err(GdprError::NoDataFound(format!(
+                "{kind} {subject_id} not found in {}",
+                plan.tables[0].table.display
+            )));
+        }
+        // Erased and deleted before: erasing again is harmless and reports nothing left.
+        return Ok(json!({
+            "erasure_id": erasure_id, "kind": kind, "subject_id": subject_id, "dry_run": dry_run,
+            "already_erased": true, "total_rows": 0, "tables": [],
+            "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
+        }));
+    }
+
+    let tables = table_report(&plan, &reach, &edge_counts);
+    let total: usize = reach.iter().map(|r| r.rows.len()).sum();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let log_tables: serde_json::Map<String, Value> = tables
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap_or_default().to_string(),
+                json!({"action": t["action"], "rows": t["rows"]}),
+            )
+        })
+        .collect();
+    audit::append(audit::Entry {
+        erasure_id: &erasure_id,
+        kind,
+        subject_id: &subject_id,
+        dry_run,
+        rows_total: total as i64,
+        tables: Value::Object(log_tables),
+        duration_ms,
+    })?;
+    Ok(json!({
+        "erasure_id": erasure_id,
+        "kind": kind,
+        "subject_id": subject_id,
+        "dry_run": dry_run,
+        "total_rows": total,
+        "tables": tables,
+        "duration_ms": duration_ms,
+    }))
+}

@@ -1,0 +1,99 @@
+//! The reference graph: which rows belong to which. Edges come from FOREIGN KEYs and declared links,
+//! minus excluded references; an edge points from the referencing (child) table to the referenced one.
+
+use std::collections::{HashSet, VecDeque};
+
+use pgrx::prelude::*;
+
+use crate::error::{GdprError, Result};
+
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub child: pg_sys::Oid,
+    pub child_cols: Vec<String>,
+    pub parent: pg_sys::Oid,
+    pub parent_cols: Vec<String>,
+    /// Polymorphic links: only child rows with `column = value` point at the parent.
+    pub discriminator: Option<(String, String)>,
+    /// How the reference was found, for reports: `foreign key <name>` or `declared link`.
+    pub label: String,
+    /// A FOREIGN KEY whose ON DELETE refuses to delete referenced rows (NO ACTION / RESTRICT).
+    pub blocks_delete: bool,
+}
+
+const FOREIGN_KEYS: &str = "
+    SELECT k.conrelid, k.confrelid, k.conname::text, k.confdeltype IN ('a', 'r'),
+           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
+           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+      FROM pg_catalog.pg_constraint k
+      JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+     WHERE k.contype = 'f' AND k.conparentid = 0
+       AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+                                  'gdpr'::regnamespace)
+       AND NOT EXISTS (SELECT 1 FROM gdpr.excluded_reference x
+                        WHERE x.child = k.conrelid::regclass
+                          AND x.child_cols::text[] = ARRAY(
+                              SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
+                                JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n
+                               ORDER BY u.i))";
+
+const LINKS: &str = "
+    SELECT l.child::oid, l.parent::oid, l.child_cols::text[], l.parent_cols::text[], l.type_col::text, l.type_value
+      FROM gdpr.link l
+     WHERE NOT EXISTS (SELECT 1 FROM gdpr.excluded_reference x
+                        WHERE x.child = l.child AND x.child_cols = l.child_cols)
+     ORDER BY l.id";
+
+pub fn load_references() -> Result<Vec<Reference>> {
+    Spi::connect(|client| {
+        let mut refs = Vec::new();
+        for r in client.select(FOREIGN_KEYS, None, &[])? {
+            refs.push(Reference {
+                child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+                label: format!("foreign key {}", r.get::<String>(3)?.unwrap_or_default()),
+                blocks_delete: r.get::<bool>(4)?.unwrap_or(false),
+                child_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
+                parent_cols: r.get::<Vec<String>>(6)?.unwrap_or_default(),
+                discriminator: None,
+            });
+        }
+        for r in client.select(LINKS, None, &[])? {
+            let type_col = r.get::<String>(5)?;
+            let type_value = r.get::<String>(6)?;
+            refs.push(Reference {
+                child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+                child_cols: r.get::<Vec<String>>(3)?.unwrap_or_default(),
+                parent_cols: r.get::<Vec<String>>(4)?.unwrap_or_default(),
+                discriminator: type_col.zip(type_value),
+                label: "declared link".to_string(),
+                blocks_delete: false,
+            });
+        }
+        Ok::<_, GdprError>(refs)
+    })
+}
+
+/// Tables whose rows can belong to a row of `root`, in breadth-first order (root first), and the references
+/// among them.
+pub fn reachable(root: pg_sys::Oid, refs: Vec<Reference>) -> (Vec<pg_sys::Oid>, Vec<Reference>) {
+    let mut order = vec![root];
+    let mut seen: HashSet<pg_sys::Oid> = HashSet::from([root]);
+    let mut queue = VecDeque::from([root]);
+    while let Some(parent) = queue.pop_front() {
+        for r in refs.iter().filter(|r| r.parent == parent) {
+            if seen.insert(r.child) {
+                order.push(r.child);
+                queue.push_back(r.child);
+            }
+        }
+    }
+    let used = refs
+        .into_iter()
+        .filter(|r| seen.contains(&r.parent) && seen.contains(&r.child))
+        .collect();
+    (order, used)
+}

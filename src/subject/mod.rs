@@ -1,0 +1,57 @@
+//! Data subjects: the reference graph, erasure plans and the erasure itself.
+
+pub mod cache;
+mod erase;
+pub mod graph;
+pub mod plan;
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::error::{GdprError, OrReport};
+
+fn dry_run_flag(dry_run: Option<bool>) -> bool {
+    dry_run.unwrap_or_else(|| {
+        GdprError::NullValue("dry_run must be true or false, not NULL".into()).report()
+    })
+}
+
+fn kind_arg(kind: Option<&str>) -> &str {
+    kind.unwrap_or_else(|| GdprError::NullValue("subject kind must not be NULL".into()).report())
+}
+
+/// Erases every row tied to the subject `kind`/`id` (see `gdpr.anonymize_guest`).
+#[pg_extern(name = "anonymize_subject", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn anonymize_subject(
+    kind: Option<&str>,
+    id: Option<&str>,
+    dry_run: default!(Option<bool>, false),
+) -> JsonB {
+    JsonB(
+        erase::erase(
+            kind_arg(kind),
+            vec![id.map(str::to_string)],
+            dry_run_flag(dry_run),
+        )
+        .or_report(),
+    )
+}
+
+/// The same for subjects with a composite primary key: `id` lists the key values in key order.
+#[pg_extern(name = "anonymize_subject", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn anonymize_subject_composite(
+    kind: Option<&str>,
+    id: Option<Vec<Option<String>>>,
+    dry_run: default!(Option<bool>, false),
+) -> JsonB {
+    JsonB(
+        erase::erase(
+            kind_arg(kind),
+            id.unwrap_or_default(),
+            dry_run_flag(dry_run),
+        )
+        .or_report(),
+    )
+}

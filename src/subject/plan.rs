@@ -1,0 +1,420 @@
+//! An erasure plan: for one kind of subject, every reachable table with the statements that find its rows
+//! (from the keys of already-found parent rows) and that anonymize or delete them. Built from the catalogs
+//! once per backend and reused until a relevant catalog change (see `cache`).
+
+use std::collections::HashMap;
+
+use pgrx::prelude::*;
+
+use super::graph;
+use crate::catalog::introspect::{self, Column, Table};
+use crate::error::{GdprError, Result};
+use crate::strategy::{self, ExprParams, Options};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Anonymize,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Anonymize => "anonymize",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// How a found row is addressed again by the UPDATE/DELETE: by primary key, or by (tableoid, ctid) for tables
+/// without one (the rows are locked FOR UPDATE between finding and changing them).
+#[derive(Debug)]
+pub enum Identity {
+    Key(Vec<usize>),
+    Ctid,
+}
+
+#[derive(Debug)]
+pub struct PlanTable {
+    pub table: Table,
+    pub action: Action,
+    /// Columns fetched for every found row (as text): identity columns and columns other tables reference.
+    /// Positions 0 and 1 of a fetched row are ctid and tableoid; column i is at position i + 2.
+    pub fetched: Vec<Column>,
+    pub identity: Identity,
+    /// Columns an anonymize erasure changes (empty: nothing declared to change).
+    pub changed: Vec<String>,
+    /// `UPDATE ... SET col = <strategy expr> ... WHERE <identity>`; None when nothing is to change.
+    pub update_sql: Option<String>,
+    /// Parameter values of the strategy expressions (after the identity parameters and the key).
+    pub update_params: Vec<String>,
+    pub delete_sql: String,
+    /// Number of identity parameters of `update_sql` / `delete_sql`.
+    pub identity_params: usize,
+    /// `public.guests ← public.chat_sessions(guest_id) ← ...`: how the table was first reached.
+    pub path: String,
+}
+
+#[derive(Debug)]
+pub struct PlanEdge {
+    pub child: usize,
+    pub parent: usize,
+    /// Positions (in the parent's fetched row) of the referenced columns.
+    pub parent_values: Vec<usize>,
+    /// `SELECT` of child rows whose columns match the given value arrays, locked / unlocked.
+    pub select_locked: String,
+    pub select_unlocked: String,
+    pub discriminator: Option<String>,
+    pub child_cols: Vec<String>,
+    pub label: String,
+    pub blocks_delete: bool,
+}
+
+#[derive(Debug)]
+pub struct ErasurePlan {
+    pub kind: String,
+    pub tables: Vec<PlanTable>,
+    pub edges: Vec<PlanEdge>,
+    /// The subject's key columns (positions in the root table's fetched row).
+    pub root_select_locked: String,
+    pub root_select_unlocked: String,
+    pub root_key_len: usize,
+    /// Delete tables, children before parents.
+    pub delete_order: Vec<usize>,
+}
+
+fn select_sql(table: &Table, fetched: &[Column], predicate: &str, lock: Option<&str>) -> String {
+    let mut cols = vec![
+        "t.ctid::text".to_string(),
+        "t.tableoid::oid::text".to_string(),
+    ];
+    cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
+    let lock = lock.map(|l| format!(" FOR {l} OF t")).unwrap_or_default();
+    format!(
+        "SELECT {} FROM {} AS t WHERE {predicate}{lock}",
+        cols.join(", "),
+        table.sql_name
+    )
+}
+
+/// `t.col = ANY(CAST($1 AS type[]))`, or a row comparison against unnested arrays for composite keys.
+/// `$first..` are `text[]` parameters, one per column.
+fn match_values(cols: &[&Column], first: usize) -> String {
+    if let [col] = cols {
+        return format!(
+            "t.{} = ANY (CAST(${first} AS {}[]))",
+            col.sql_name, col.type_sql
+        );
+    }
+    let lhs: Vec<String> = cols.iter().map(|c| format!("t.{}", c.sql_name)).collect();
+    let casts: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("CAST(u.c{i} AS {})", c.type_sql))
+        .collect();
+    let arrays: Vec<String> = (0..cols.len())
+        .map(|i| format!("${}::text[]", first + i))
+        .collect();
+    let names: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+    format!(
+        "({}) IN (SELECT {} FROM pg_catalog.unnest({}) AS u({}))",
+        lhs.join(", "),
+        casts.join(", "),
+        arrays.join(", "),
+        names.join(", ")
+    )
+}
+
+struct Declarations {
+    actions: HashMap<pg_sys::Oid, Action>,
+    policies: HashMap<pg_sys::Oid, Vec<(String, String, Options)>>,
+}
+
+fn load_declarations() -> Result<Declarations> {
+    Spi::connect(|client| {
+        let mut actions = HashMap::new();
+        for r in client.select("SELECT tbl::oid, action FROM gdpr.erase_action", None, &[])? {
+            let oid = r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID);
+            let action = if r.get::<String>(2)?.as_deref() == Some("delete") {
+                Action::Delete
+            } else {
+                Action::Anonymize
+            };
+            actions.insert(oid, action);
+        }
+        let mut policies: HashMap<pg_sys::Oid, Vec<(String, String, Options)>> = HashMap::new();
+        for r in client.select(
+            "SELECT tbl::oid, col::text, strategy, options FROM gdpr.pii_policy ORDER BY tbl, col",
+            None,
+            &[],
+        )? {
+            let oid = r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID);
+            let options = match r.get::<pgrx::JsonB>(4)?.map(|j| j.0) {
+                Some(serde_json::Value::Object(m)) => m,
+                _ => Options::new(),
+            };
+            policies.entry(oid).or_default().push((
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<String>(3)?.unwrap_or_default(),
+                options,
+            ));
+        }
+        Ok::<_, GdprError>(Declarations { actions, policies })
+    })
+}
+
+/// Finds the subject table of `kind`.
+fn subject_table(kind: &str) -> Result<pg_sys::Oid> {
+    Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT tbl::oid FROM gdpr.subject WHERE kind = $1",
+        &[kind.into()],
+    )?
+    .ok_or_else(|| {
+        GdprError::UndefinedObject(format!(
+            "no subject kind \"{kind}\" is declared (see gdpr.declare_subject)"
+        ))
+    })
+}
+
+fn position(fetched: &mut Vec<Column>, col: &Column) -> usize {
+    match fetched.iter().position(|c| c.name == col.name) {
+        Some(i) => i,
+        None => {
+            fetched.push(col.clone());
+            fetched.len() - 1
+        }
+    }
+}
+
+pub fn build(kind: &str) -> Result<ErasurePlan> {
+    let root = subject_table(kind)?;
+    let (order, refs) = graph::reachable(root, graph::load_references()?);
+    let decl = load_declarations()?;
+    let index: HashMap<pg_sys::Oid, usize> =
+        order.iter().enumerate().map(|(i, o)| (*o, i)).collect();
+
+    // Per table: identity and the columns other tables reference.
+    let mut tables_info = Vec::new();
+    for oid in &order {
+        let table = introspect::table(*oid)?;
+        let pk = introspect::primary_key(&table)?;
+        let mut fetched = Vec::new();
+        let identity = if pk.is_empty() {
+            Identity::Ctid
+        } else {
+            Identity::Key(pk.iter().map(|c| position(&mut fetched, c)).collect())
+        };
+        tables_info.push((table, fetched, identity, pk));
+    }
+    let root_key_len = tables_info[0].3.len();
+    if root_key_len == 0 {
+        return Err(GdprError::InvalidDefinition(format!(
+            "subject table {} of kind \"{kind}\" no longer has a primary key",
+            tables_info[0].0.display
+        )));
+    }
+
+    let mut edges = Vec::new();
+    let mut edge_child_cols: Vec<Vec<Column>> = Vec::new();
+    for r in &refs {
+        let (child, parent) = (index[&r.child], index[&r.parent]);
+        let child_cols = introspect::columns(&tables_info[child].0, &r.child_cols)?;
+        let parent_cols = introspect::columns(&tables_info[parent].0, &r.parent_cols)?;
+        let parent_values = parent_cols
+            .iter()
+            .map(|c| position(&mut tables_info[parent].1, c))
+            .collect();
+        let discriminator_col = match &r.discriminator {
+            Some((col, _)) => Some(introspect::column(&tables_info[child].0, col)?),
+            None => None,
+        };
+        edges.push((r.clone(), child, parent, parent_values, discriminator_col));
+        edge_child_cols.push(child_cols);
+    }
+
+    // Statements (now that every table's fetched columns are known).
+    let mut plan_edges = Vec::new();
+    for ((r, child, parent, parent_values, disc_col), child_cols) in
+        edges.into_iter().zip(edge_child_cols)
+    {
+        let cols: Vec<&Column> = child_cols.iter().collect();
+        let mut predicate = match_values(&cols, 1);
+        if let Some(dc) = &disc_col {
+            predicate.push_str(&format!(
+                " AND t.{} = CAST(${} AS {})",
+                dc.sql_name,
+                cols.len() + 1,
+                dc.type_sql
+            ));
+        }
+        let (table, fetched, _, _) = &tables_info[child];
+        let child_action = decl
+            .actions
+            .get(&table.oid)
+            .copied()
+            .unwrap_or(Action::Anonymize);
+        let lock = if child_action == Action::Delete {
+            "UPDATE"
+        } else {
+            "NO KEY UPDATE"
+        };
+        plan_edges.push(PlanEdge {
+            child,
+            parent,
+            parent_values,
+            select_locked: select_sql(table, fetched, &predicate, Some(lock)),
+            select_unlocked: select_sql(table, fetched, &predicate, None),
+            discriminator: r.discriminator.as_ref().map(|(_, v)| v.clone()),
+            child_cols: r.child_cols.clone(),
+            label: format!(
+                "{}({}) → {}({}) by {}",
+                table.display,
+                r.child_cols.join(", "),
+                tables_info[parent].0.display,
+                r.parent_cols.join(", "),
+                r.label
+            ),
+            blocks_delete: r.blocks_delete,
+        });
+    }
+
+    // How each table was first reached (breadth-first), for the dry-run report.
+    let mut paths: Vec<String> = vec![String::new(); order.len()];
+    paths[0] = tables_info[0].0.display.clone();
+    for (i, _) in order.iter().enumerate().skip(1) {
+        if let Some(e) = plan_edges.iter().find(|e| e.child == i && e.parent < i) {
+            paths[i] = format!(
+                "{} ← {}({})",
+                paths[e.parent],
+                tables_info[i].0.display,
+                e.child_cols.join(", ")
+            );
+        }
+    }
+
+    let root_cols: Vec<&Column> = match &tables_info[0].2 {
+        Identity::Key(idx) => idx.iter().map(|i| &tables_info[0].1[*i]).collect(),
+        Identity::Ctid => Vec::new(),
+    };
+    let root_predicate = root_cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "t.{} = CAST(($1::text[])[{}] AS {})",
+                c.sql_name,
+                i + 1,
+                c.type_sql
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let root_action = decl
+        .actions
+        .get(&root)
+        .copied()
+        .unwrap_or(Action::Anonymize);
+    let root_lock = if root_action == Action::Delete {
+        "UPDATE"
+    } else {
+        "NO KEY UPDATE"
+    };
+    let root_select_locked = select_sql(
+        &tables_info[0].0,
+        &tables_info[0].1,
+        &root_predicate,
+        Some(root_lock),
+    );
+    let root_select_unlocked =
+        select_sql(&tables_info[0].0, &tables_info[0].1, &root_predicate, None);
+
+    let mut tables = Vec::new();
+    for ((table, fetched, identity, _), path) in tables_info.into_iter().zip(paths) {
+        let action = decl
+            .actions
+            .get(&table.oid)
+            .copied()
+            .unwrap_or(Action::Anonymize);
+        let (identity_pred, identity_params) = match &identity {
+            Identity::Key(idx) => {
+                let cols: Vec<&Column> = idx.iter().map(|i| &fetched[*i]).collect();
+                (match_values(&cols, 1), cols.len())
+            }
+            Identity::Ctid => (
+                "t.ctid = ANY (CAST($1 AS tid[])) AND t.tableoid = CAST($2 AS oid)".to_string(),
+                2,
+            ),
+        };
+        let mut params = ExprParams::new(identity_params + 1);
+        let mut sets = Vec::new();
+        let mut changed = Vec::new();
+        for (col_name, strategy_name, options) in
+            decl.policies.get(&table.oid).into_iter().flatten()
+        {
+            let col = introspect::column(&table, col_name).map_err(|_| {
+                GdprError::UndefinedColumn(format!(
+                    "column \"{col_name}\" of {} has a declared policy but no longer exists (gdpr.undeclare_pii)",
+                    table.display
+                ))
+            })?;
+            if let Some(expr) =
+                strategy::lookup(strategy_name)?.erase_expr(&col, options, &mut params)
+            {
+                sets.push(format!("{} = {expr}", col.sql_name));
+                changed.push(col.name.clone());
+            }
+        }
+        let update_sql = (!sets.is_empty()).then(|| {
+            format!(
+                "UPDATE {} AS t SET {} WHERE {identity_pred}",
+                table.sql_name,
+                sets.join(", ")
+            )
+        });
+        let delete_sql = format!("DELETE FROM {} AS t WHERE {identity_pred}", table.sql_name);
+        tables.push(PlanTable {
+            table,
+            action,
+            fetched,
+            identity,
+            changed,
+            update_sql,
+            update_params: params.values,
+            delete_sql,
+            identity_params,
+            path,
+        });
+    }
+
+    let delete_order = children_first(&tables, &plan_edges);
+    Ok(ErasurePlan {
+        kind: kind.to_string(),
+        tables,
+        edges: plan_edges,
+        root_select_locked,
+        root_select_unlocked,
+        root_key_len,
+        delete_order,
+    })
+}
+
+/// Delete tables ordered so that a table comes before every table it references (cycles broken by plan order).
+fn children_first(tables: &[PlanTable], edges: &[PlanEdge]) -> Vec<usize> {
+    let mut pending: Vec<usize> = (0..tables.len())
+        .filter(|i| tables[*i].action == Action::Delete)
+        .collect();
+    let mut order = Vec::new();
+    while !pending.is_empty() {
+        let has_pending_child = |t: usize, pending: &[usize]| {
+            edges
+                .iter()
+                .any(|e| e.parent == t && e.child != t && pending.contains(&e.child))
+        };
+        let pick = pending
+            .iter()
+            .position(|t| !has_pending_child(*t, &pending))
+            .unwrap_or(pending.len() - 1);
+        order.push(pending.remove(pick));
+    }
+    order
+}
