@@ -89,6 +89,37 @@ CREATE TRIGGER erasure_log_no_truncate
     BEFORE TRUNCATE ON gdpr.erasure_log
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._erasure_log_is_append_only();
 
+-- Declarations follow DROP TABLE / DROP COLUMN: a migration that drops an object drops its declarations.
+-- SECURITY DEFINER because the config tables are writable by the extension owner only; it takes no
+-- arguments and deletes only rows naming objects PostgreSQL reports as dropped.
+CREATE FUNCTION gdpr._forget_dropped_objects() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d record;
+BEGIN
+    FOR d IN SELECT o.objid, o.object_type, o.address_names
+               FROM pg_catalog.pg_event_trigger_dropped_objects() o
+              WHERE o.object_type IN ('table', 'table column')
+    LOOP
+        IF d.object_type = 'table' THEN
+            DELETE FROM gdpr.subject WHERE tbl::oid = d.objid;
+            DELETE FROM gdpr.pii_policy WHERE tbl::oid = d.objid;
+            DELETE FROM gdpr.erase_action WHERE tbl::oid = d.objid;
+            DELETE FROM gdpr.link WHERE child::oid = d.objid OR parent::oid = d.objid;
+            DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid;
+        ELSE
+            DELETE FROM gdpr.pii_policy WHERE tbl::oid = d.objid AND col = d.address_names[3];
+            DELETE FROM gdpr.link
+             WHERE (child::oid = d.objid AND (d.address_names[3] = ANY (child_cols) OR type_col = d.address_names[3]))
+                OR (parent::oid = d.objid AND d.address_names[3] = ANY (parent_cols));
+            DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid AND d.address_names[3] = ANY (child_cols);
+        END IF;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION gdpr._forget_dropped_objects() FROM PUBLIC;
+CREATE EVENT TRIGGER gdpr_forget_dropped_objects ON sql_drop
+    EXECUTE FUNCTION gdpr._forget_dropped_objects();
+
 -- Checks that a literal is valid input for a type, inside a subtransaction (plpgsql's EXCEPTION block).
 -- The type comes from pg_catalog.format_type and the value is passed as a parameter.
 CREATE FUNCTION gdpr._is_valid_input(value text, typ regtype) RETURNS boolean

@@ -13,6 +13,8 @@ pub enum GdprError {
     #[error("gdpr: {0}")]
     NullValue(String),
     #[error("gdpr: {0}")]
+    InvalidTextRepresentation(String),
+    #[error("gdpr: {0}")]
     UndefinedTable(String),
     #[error("gdpr: {0}")]
     UndefinedColumn(String),
@@ -40,6 +42,7 @@ impl GdprError {
         match self {
             GdprError::InvalidParameter(_) => ERRCODE_INVALID_PARAMETER_VALUE, // 22023
             GdprError::NullValue(_) => ERRCODE_NULL_VALUE_NOT_ALLOWED,         // 22004
+            GdprError::InvalidTextRepresentation(_) => ERRCODE_INVALID_TEXT_REPRESENTATION, // 22P02
             GdprError::UndefinedTable(_) => ERRCODE_UNDEFINED_TABLE,           // 42P01
             GdprError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,         // 42703
             GdprError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,         // 42704

@@ -105,10 +105,10 @@ fn declare_pii_impl(
             )))
         }
     };
-    strategy::validate(&table.display, &col, strategy_name, &options)?;
     if strategy_name != "keep" {
         refuse_key_column(&table, &col)?;
     }
+    strategy::validate(&table.display, &col, strategy_name, &options)?;
     store(
         "INSERT INTO gdpr.pii_policy (tbl, col, strategy, options) VALUES ($1::regclass, $2, $3, $4)
          ON CONFLICT (tbl, col) DO UPDATE

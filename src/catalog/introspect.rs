@@ -38,7 +38,8 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
         let rows = client.select(
             "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
                     n.nspname::text || '.' || c.relname::text,
-                    c.relkind::text
+                    c.relkind::text,
+                    n.nspname IN ('pg_catalog', 'information_schema', 'pg_toast', 'gdpr')
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.oid = $1",
@@ -51,13 +52,19 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
                 r.get::<String>(1)?.unwrap_or_default(),
                 r.get::<String>(2)?.unwrap_or_default(),
                 r.get::<String>(3)?.unwrap_or_default(),
+                r.get::<bool>(4)?.unwrap_or(false),
             ));
         }
         Ok::<_, GdprError>(out)
     })?;
-    let (sql_name, display, relkind) = row.ok_or_else(|| {
+    let (sql_name, display, relkind, system) = row.ok_or_else(|| {
         GdprError::UndefinedTable(format!("table with oid {} does not exist", oid.to_u32()))
     })?;
+    if system {
+        return Err(GdprError::InvalidParameter(format!(
+            "{display} is a system or pg_gdpr table; declarations are for application tables"
+        )));
+    }
     if relkind != "r" && relkind != "p" {
         return Err(GdprError::InvalidParameter(format!(
             "{display} is not a table (only plain and partitioned tables can hold personal data declarations)"

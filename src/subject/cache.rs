@@ -92,6 +92,7 @@ pub fn statement(
     if let Some(s) = STATEMENTS.with(|s| s.borrow().get(sql).cloned()) {
         return Ok(s);
     }
+    pgrx::debug2!("gdpr: preparing {sql}");
     let prepared = Rc::new(client.prepare_mut(sql, types)?.keep());
     STATEMENTS.with(|s| s.borrow_mut().insert(sql.to_string(), prepared.clone()));
     Ok(prepared)

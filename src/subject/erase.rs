@@ -12,16 +12,12 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::cache;
-use super::plan::{Action, ErasurePlan, Identity, PlanTable};
+use super::plan::{Action, ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
 use crate::audit;
 use crate::error::{GdprError, Result};
 
 /// A found row as text: ctid, tableoid, then the plan table's fetched columns.
 type Row = Vec<Option<String>>;
-
-const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
-const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
-const BYTEA: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID);
 
 #[derive(Default)]
 struct Reach {
@@ -82,10 +78,10 @@ enum Extra<'a> {
 }
 
 impl Extra<'_> {
-    fn typed(&self) -> (PgOid, DatumWithOid<'_>) {
+    fn datum(&self) -> DatumWithOid<'_> {
         match self {
-            Extra::Key(k) => (BYTEA, (*k).into()),
-            Extra::Text(t) => (TEXT, (*t).into()),
+            Extra::Key(k) => (*k).into(),
+            Extra::Text(t) => (*t).into(),
         }
     }
 }
@@ -96,6 +92,7 @@ fn run_for_rows(
     client: &mut SpiClient<'_>,
     table: &PlanTable,
     sql: &str,
+    types: &[PgOid],
     rows: &[Row],
     extra: &[Extra<'_>],
 ) -> Result<usize> {
@@ -111,13 +108,8 @@ fn run_for_rows(
                         .into()
                 })
                 .collect();
-            let mut types = vec![TEXT_ARRAY; idx.len()];
-            for e in extra {
-                let (t, a) = e.typed();
-                types.push(t);
-                args.push(a);
-            }
-            done += execute(client, sql, &types, &args)?;
+            args.extend(extra.iter().map(Extra::datum));
+            done += execute(client, sql, types, &args)?;
         }
         Identity::Ctid => {
             // One statement per partition (tableoid): ctids are only unique within one.
@@ -130,13 +122,8 @@ fn run_for_rows(
             }
             for (relation, ctids) in by_relation {
                 let mut args: Vec<DatumWithOid<'_>> = vec![ctids.into(), relation.into()];
-                let mut types = vec![TEXT_ARRAY, TEXT];
-                for e in extra {
-                    let (t, a) = e.typed();
-                    types.push(t);
-                    args.push(a);
-                }
-                done += execute(client, sql, &types, &args)?;
+                args.extend(extra.iter().map(Extra::datum));
+                done += execute(client, sql, types, &args)?;
             }
         }
     }
@@ -212,10 +199,8 @@ fn find_rows(
                 if columns[0].is_empty() {
                     continue;
                 }
-                let mut types = vec![TEXT_ARRAY; columns.len()];
                 let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
                 if let Some(value) = &edge.discriminator {
-                    types.push(TEXT);
                     args.push(value.clone().into());
                 }
                 let sql = if dry_run {
@@ -223,7 +208,7 @@ fn find_rows(
                 } else {
                     &edge.select_locked
                 };
-                for row in fetch(client, sql, &types, &args)? {
+                for row in fetch(client, sql, &edge.param_types(), &args)? {
                     edge_counts[ei].0 += 1;
                     if reach[edge.child].add(&plan.tables[edge.child], row) {
                         edge_counts[ei].1 += 1;
@@ -269,7 +254,7 @@ fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Res
         };
         let mut extra = vec![Extra::Key(&key)];
         extra.extend(t.update_params.iter().map(|p| Extra::Text(p)));
-        let changed = run_for_rows(client, t, sql, &r.rows, &extra)?;
+        let changed = run_for_rows(client, t, sql, &t.update_types(), &r.rows, &extra)?;
         if matches!(t.identity, Identity::Ctid) && changed != r.rows.len() {
             return Err(GdprError::ObjectChanged(format!(
                 "{} of {} rows of {} (a table without primary key) changed while being erased; retry the erasure",
@@ -281,10 +266,12 @@ fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Res
     }
     for &t in &plan.delete_order {
         if !reach[t].rows.is_empty() {
+            let table = &plan.tables[t];
             run_for_rows(
                 client,
-                &plan.tables[t],
-                &plan.tables[t].delete_sql,
+                table,
+                &table.delete_sql,
+                &table.identity_types(),
                 &reach[t].rows,
                 &[],
             )?;
@@ -345,6 +332,20 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
             plan.root_key_len,
             id.len()
         )));
+    }
+
+    for (value, type_sql) in id.iter().zip(&plan.root_key_types) {
+        let valid = Spi::get_one_with_args::<bool>(
+            "SELECT gdpr._is_valid_input($1, $2::regtype)",
+            &[value.as_str().into(), type_sql.as_str().into()],
+        )?
+        .unwrap_or(false);
+        if !valid {
+            return Err(GdprError::InvalidTextRepresentation(format!(
+                "{kind} id \"{value}\" is not a valid {type_sql} (the key of {})",
+                plan.tables[0].table.display
+            )));
+        }
     }
 
     let (reach, edge_counts) = Spi::connect_mut(|client| {

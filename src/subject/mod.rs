@@ -55,3 +55,21 @@ fn anonymize_subject_composite(
         .or_report(),
     )
 }
+
+/// The statements an erasure of `kind` prepares, with their parameter types: for review and EXPLAIN.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn erasure_statements(
+    kind: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(table, String),
+        name!(purpose, String),
+        name!(statement, String),
+        name!(parameter_types, Vec<String>),
+    ),
+> {
+    let plan = cache::plan_for(kind).or_report();
+    TableIterator::new(plan::statements(&plan))
+}

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use pgrx::prelude::*;
+use pgrx::PgOid;
 
 use super::graph;
 use crate::catalog::introspect::{self, Column, Table};
@@ -79,8 +80,43 @@ pub struct ErasurePlan {
     pub root_select_locked: String,
     pub root_select_unlocked: String,
     pub root_key_len: usize,
+    /// `format_type` of each subject key column, to validate ids before they reach a cast.
+    pub root_key_types: Vec<String>,
     /// Delete tables, children before parents.
     pub delete_order: Vec<usize>,
+}
+
+pub const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
+pub const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
+pub const BYTEA: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID);
+
+impl PlanTable {
+    /// Parameter types of `delete_sql`: one `text[]` per key column, or `text[]` ctids and a `text` tableoid.
+    pub fn identity_types(&self) -> Vec<PgOid> {
+        match &self.identity {
+            Identity::Key(idx) => vec![TEXT_ARRAY; idx.len()],
+            Identity::Ctid => vec![TEXT_ARRAY, TEXT],
+        }
+    }
+
+    /// Parameter types of `update_sql`: the identity, the one-time key, then the strategies' text values.
+    pub fn update_types(&self) -> Vec<PgOid> {
+        let mut types = self.identity_types();
+        types.push(BYTEA);
+        types.extend(self.update_params.iter().map(|_| TEXT));
+        types
+    }
+}
+
+impl PlanEdge {
+    /// One `text[]` of values per referencing column, then the discriminator value.
+    pub fn param_types(&self) -> Vec<PgOid> {
+        let mut types = vec![TEXT_ARRAY; self.child_cols.len()];
+        if self.discriminator.is_some() {
+            types.push(TEXT);
+        }
+        types
+    }
 }
 
 fn select_sql(table: &Table, fetched: &[Column], predicate: &str, lock: Option<&str>) -> String {
@@ -113,11 +149,11 @@ fn match_values(cols: &[&Column], first: usize) -> String {
         .map(|(i, c)| format!("CAST(u.c{i} AS {})", c.type_sql))
         .collect();
     let arrays: Vec<String> = (0..cols.len())
-        .map(|i| format!("${}::text[]", first + i))
+        .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
         .collect();
     let names: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
     format!(
-        "({}) IN (SELECT {} FROM pg_catalog.unnest({}) AS u({}))",
+        "({}) IN (SELECT {} FROM ROWS FROM ({}) AS u({}))",
         lhs.join(", "),
         casts.join(", "),
         arrays.join(", "),
@@ -166,7 +202,7 @@ fn load_declarations() -> Result<Declarations> {
 /// Finds the subject table of `kind`.
 fn subject_table(kind: &str) -> Result<pg_sys::Oid> {
     Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT tbl::oid FROM gdpr.subject WHERE kind = $1",
+        "SELECT (SELECT tbl::oid FROM gdpr.subject WHERE kind = $1)",
         &[kind.into()],
     )?
     .ok_or_else(|| {
@@ -319,6 +355,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
     } else {
         "NO KEY UPDATE"
     };
+    let root_key_types = root_cols.iter().map(|c| c.type_sql.clone()).collect();
     let root_select_locked = select_sql(
         &tables_info[0].0,
         &tables_info[0].1,
@@ -394,6 +431,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         root_select_locked,
         root_select_unlocked,
         root_key_len,
+        root_key_types,
         delete_order,
     })
 }
@@ -417,4 +455,52 @@ fn children_first(tables: &[PlanTable], edges: &[PlanEdge]) -> Vec<usize> {
         order.push(pending.remove(pick));
     }
     order
+}
+
+fn type_names(types: &[PgOid]) -> Vec<String> {
+    types
+        .iter()
+        .map(|t| match *t {
+            TEXT_ARRAY => "text[]",
+            BYTEA => "bytea",
+            _ => "text",
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every statement of the plan as (table, purpose, SQL, parameter types), as a real erasure runs them.
+pub fn statements(plan: &ErasurePlan) -> Vec<(String, String, String, Vec<String>)> {
+    let mut out = vec![(
+        plan.tables[0].table.display.clone(),
+        "find subject".to_string(),
+        plan.root_select_locked.clone(),
+        type_names(&[TEXT_ARRAY]),
+    )];
+    for e in &plan.edges {
+        out.push((
+            plan.tables[e.child].table.display.clone(),
+            format!("find via {}", e.label),
+            e.select_locked.clone(),
+            type_names(&e.param_types()),
+        ));
+    }
+    for t in &plan.tables {
+        match (t.action, &t.update_sql) {
+            (Action::Anonymize, Some(sql)) => out.push((
+                t.table.display.clone(),
+                "anonymize".into(),
+                sql.clone(),
+                type_names(&t.update_types()),
+            )),
+            (Action::Delete, _) => out.push((
+                t.table.display.clone(),
+                "delete".into(),
+                t.delete_sql.clone(),
+                type_names(&t.identity_types()),
+            )),
+            _ => {}
+        }
+    }
+    out
 }

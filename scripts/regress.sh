@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SQL regression suite: installs the extension into the system PostgreSQL 15, starts a throwaway cluster
+# (postgres user, private port and socket dir), runs pg_regress, stops the cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGXS=$("$PG_CONFIG" --pkglibdir)/pgxs
+PORT=${REGRESS_PORT:-55432}
+DIR=${REGRESS_DIR:-/tmp/pg_gdpr_regress}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
+
+scripts/cluster.sh stop "$DIR" || true
+rm -rf "$DIR"
+scripts/cluster.sh start "$DIR" "$PORT"
+trap 'scripts/cluster.sh stop "$DIR"' EXIT
+
+status=0
+"$PGXS/src/test/regress/pg_regress" \
+  --host="$DIR/socket" --port="$PORT" --user=postgres \
+  --inputdir=tests/pg_regress --outputdir=tests/pg_regress \
+  --schedule=tests/pg_regress/schedule --dbname=gdpr_regression || status=$?
+if [ "$status" -ne 0 ] && [ -f tests/pg_regress/regression.diffs ]; then
+  cat tests/pg_regress/regression.diffs
+fi
+exit "$status"

@@ -1,0 +1,116 @@
+-- Erasure entry points: key types, unknown and NULL ids, idempotency, the report and the audit log,
+-- and the chat example end to end.
+CREATE SCHEMA era;
+
+-- Subject keys of type integer, bigint, uuid, text and a composite key.
+CREATE TABLE era.k_int (id integer PRIMARY KEY, v text);
+CREATE TABLE era.k_uuid (id uuid PRIMARY KEY, v text);
+CREATE TABLE era.k_text (id text PRIMARY KEY, v text);
+CREATE TABLE era.k_comp (tenant int, id int, v text, PRIMARY KEY (tenant, id));
+INSERT INTO era.k_int VALUES (1, 'one'), (2, 'two');
+INSERT INTO era.k_uuid VALUES ('7b5e3c1e-2d1f-4f8a-9c39-6f2d8f1c0a11', 'u1'), ('00000000-0000-0000-0000-000000000002', 'u2');
+INSERT INTO era.k_text VALUES ('jan-novak', 't1'), ('eva', 't2');
+INSERT INTO era.k_comp VALUES (1, 1, 'c11'), (1, 2, 'c12'), (2, 1, 'c21');
+SELECT gdpr.declare_subject('kint', 'era.k_int'), gdpr.declare_subject('kuuid', 'era.k_uuid'),
+       gdpr.declare_subject('ktext', 'era.k_text'), gdpr.declare_subject('kcomp', 'era.k_comp');
+SELECT gdpr.declare_pii('era.k_int', 'v', 'null'), gdpr.declare_pii('era.k_uuid', 'v', 'null'),
+       gdpr.declare_pii('era.k_text', 'v', 'null'), gdpr.declare_pii('era.k_comp', 'v', 'null');
+
+SELECT regress.report(gdpr.anonymize_subject('kint', '1'));
+SELECT regress.report(gdpr.anonymize_subject('kuuid', '7b5e3c1e-2d1f-4f8a-9c39-6f2d8f1c0a11'));
+SELECT regress.report(gdpr.anonymize_subject('ktext', 'jan-novak'));
+SELECT regress.report(gdpr.anonymize_subject('kcomp', ARRAY['1', '2']));
+SELECT (SELECT count(*) FROM era.k_int WHERE v IS NULL) AS int_erased, (SELECT count(*) FROM era.k_uuid WHERE v IS NULL) AS uuid_erased,
+       (SELECT count(*) FROM era.k_text WHERE v IS NULL) AS text_erased, (SELECT string_agg(v, ',' ORDER BY tenant, id) FROM era.k_comp) AS comp;
+
+-- Unknown ids, NULL ids, malformed ids, unknown kinds.
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kint', '42')$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kint', NULL)$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kint', 'forty-two')$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kuuid', '00000000-0000-0000-0000-000000000099')$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kcomp', ARRAY['1'])$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kcomp', ARRAY['1', NULL])$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('nobody', '1')$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject(NULL, '1')$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('kint', '1', dry_run => NULL)$$);
+
+-- A subject whose own table is deleted: erasing again reports it as already erased, not as unknown.
+SELECT gdpr.declare_erase_action('era.k_int', 'delete');
+SELECT regress.report(gdpr.anonymize_subject('kint', '2'));
+SELECT regress.report(gdpr.anonymize_subject('kint', '2'));
+SELECT count(*) AS k_int_rows FROM era.k_int;
+
+-- The audit log: one row per erasure and dry run, counts only, who and when.
+SELECT kind, subject_id, dry_run, rows_total, tables, erased_by = current_user AS by_me,
+       erased_at <= now() AS logged_now, duration_ms >= 0 AS timed
+  FROM gdpr.erasure_log ORDER BY id DESC LIMIT 6;
+
+-- The chat example, end to end.
+\i examples/chat/schema.sql
+\set guests 50
+\i examples/chat/data.sql
+\i examples/chat/declare.sql
+
+-- Everything guest 20 gave us, before.
+CREATE TABLE era.pii_20 AS
+SELECT v FROM (
+    SELECT unnest(ARRAY[name, email, phone, host(ip)]) FROM chat.guests WHERE id = 20
+    UNION SELECT unnest(ARRAY[host(visitor_ip), user_agent]) FROM chat.chat_sessions WHERE guest_id = 20
+    UNION SELECT unnest(ARRAY[name, email, phone, message]) FROM chat.offline_leads WHERE guest_id = 20
+) AS x(v) WHERE v IS NOT NULL;
+CREATE TABLE era.others_before AS
+SELECT md5(string_agg(r, '|' ORDER BY r)) AS sum FROM (
+    SELECT g::text FROM chat.guests g WHERE id <> 20
+    UNION ALL SELECT s::text FROM chat.chat_sessions s WHERE guest_id <> 20
+    UNION ALL SELECT m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
+    UNION ALL SELECT a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
+                                                 JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
+    UNION ALL SELECT l::text FROM chat.offline_leads l WHERE guest_id IS DISTINCT FROM 20
+    UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref <> 20
+    UNION ALL SELECT n::text FROM chat.notes n WHERE NOT (record_type = 'Guest' AND record_id = 20)) AS t(r);
+
+SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
+  FROM jsonb_array_elements(gdpr.anonymize_guest(20)->'tables') t;
+
+-- None of guest 20's values is left in any column of any chat table; every other row is unchanged.
+SELECT count(*) AS pii_left FROM era.pii_20 p
+ WHERE EXISTS (SELECT 1 FROM chat.guests g WHERE g::text LIKE '%' || p.v || '%' AND g.id = 20)
+    OR EXISTS (SELECT 1 FROM chat.chat_sessions s WHERE s.guest_id = 20 AND s::text LIKE '%' || p.v || '%')
+    OR EXISTS (SELECT 1 FROM chat.offline_leads l WHERE l.guest_id = 20 AND l::text LIKE '%' || p.v || '%');
+SELECT count(*) AS messages_left FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id
+ WHERE s.guest_id = 20 AND m.body <> '[removed on request]';
+SELECT count(*) AS attachments_left FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
+  JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = 20;
+SELECT count(*) AS events_left FROM chat.visitor_events WHERE guest_ref = 20;
+SELECT (SELECT sum FROM era.others_before) = (
+SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
+    SELECT g::text FROM chat.guests g WHERE id <> 20
+    UNION ALL SELECT s::text FROM chat.chat_sessions s WHERE guest_id <> 20
+    UNION ALL SELECT m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
+    UNION ALL SELECT a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
+                                                 JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
+    UNION ALL SELECT l::text FROM chat.offline_leads l WHERE guest_id IS DISTINCT FROM 20
+    UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref <> 20
+    UNION ALL SELECT n::text FROM chat.notes n WHERE NOT (record_type = 'Guest' AND record_id = 20)) AS t(r)
+) AS other_guests_unchanged;
+
+-- The referral (guest 20 was referred by guest 19) is excluded: guest 19 is untouched.
+SELECT name NOT LIKE '%@%' AND email = 'guest19@mail.example' AS referrer_untouched FROM chat.guests WHERE id = 19;
+
+-- One conversation: anonymize_session.
+SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
+  FROM jsonb_array_elements(gdpr.anonymize_session(31)->'tables') t;
+SELECT count(*) FILTER (WHERE body = '[removed on request]') AS erased, count(*) AS messages
+  FROM chat.messages WHERE session_id = 31;
+SELECT email = 'guest11@mail.example' AS guest_kept FROM chat.guests WHERE id = 11;
+
+-- id of any key type through the convenience wrappers, text literals too
+SELECT (gdpr.anonymize_guest('21')->>'total_rows')::int > 0 AS text_literal,
+       (gdpr.anonymize_guest(22::bigint)->>'total_rows')::int > 0 AS bigint_id,
+       (gdpr.anonymize_guest(23)->>'total_rows')::int > 0 AS int_id;
+SELECT regress.try($$SELECT gdpr.anonymize_guest(NULL)$$);
+SELECT regress.try($$SELECT gdpr.anonymize_guest(100000)$$);
+SELECT regress.try($$SELECT gdpr.anonymize_session(NULL::bigint)$$);
+
+DROP SCHEMA chat CASCADE;
+DROP SCHEMA era CASCADE;
