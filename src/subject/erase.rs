@@ -19,6 +19,13 @@ use crate::error::{GdprError, Result};
 /// A found row as text: ctid, tableoid, then the plan table's fetched columns.
 type Row = Vec<Option<String>>;
 
+/// Rows a reference matched, and how many of them it reached first.
+#[derive(Default, Clone, Copy)]
+struct EdgeCount {
+    matched: usize,
+    first_reached: usize,
+}
+
 #[derive(Default)]
 struct Reach {
     rows: Vec<Row>,
@@ -152,9 +159,9 @@ fn find_rows(
     plan: &ErasurePlan,
     id: &[String],
     dry_run: bool,
-) -> Result<(Vec<Reach>, Vec<(usize, usize)>)> {
+) -> Result<(Vec<Reach>, Vec<EdgeCount>)> {
     let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
-    let mut edge_counts = vec![(0usize, 0usize); plan.edges.len()];
+    let mut edge_counts = vec![EdgeCount::default(); plan.edges.len()];
     let mut followed_values: Vec<HashSet<Vec<String>>> =
         plan.edges.iter().map(|_| HashSet::new()).collect();
 
@@ -209,9 +216,9 @@ fn find_rows(
                     &edge.select_locked
                 };
                 for row in fetch(client, sql, &edge.param_types(), &args)? {
-                    edge_counts[ei].0 += 1;
+                    edge_counts[ei].matched += 1;
                     if reach[edge.child].add(&plan.tables[edge.child], row) {
-                        edge_counts[ei].1 += 1;
+                        edge_counts[ei].first_reached += 1;
                     }
                 }
             }
@@ -224,10 +231,11 @@ fn find_rows(
 
 /// Deleting a parent whose child rows stay (anonymized) would fail on a NO ACTION / RESTRICT foreign key
 /// half-way through; refuse up front, in dry runs too, and say what to declare.
-fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[(usize, usize)]) -> Result<()> {
-    for (edge, (matched, _)) in plan.edges.iter().zip(edge_counts) {
+fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Result<()> {
+    for (edge, count) in plan.edges.iter().zip(edge_counts) {
+        let matched = count.matched;
         let (parent, child) = (&plan.tables[edge.parent], &plan.tables[edge.child]);
-        if *matched > 0
+        if matched > 0
             && edge.blocks_delete
             && parent.action == Action::Delete
             && child.action != Action::Delete
@@ -280,7 +288,7 @@ fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Res
     Ok(())
 }
 
-fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[(usize, usize)]) -> Vec<Value> {
+fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) -> Vec<Value> {
     plan.tables
         .iter()
         .enumerate()
@@ -295,8 +303,8 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[(usize, usiz
                 .edges
                 .iter()
                 .zip(edge_counts)
-                .filter(|(e, (matched, _))| e.child == i && *matched > 0)
-                .map(|(e, (matched, first))| json!({"reference": e.label, "rows": matched, "first_reached": first}))
+                .filter(|(e, c)| e.child == i && c.matched > 0)
+                .map(|(e, c)| json!({"reference": e.label, "rows": c.matched, "first_reached": c.first_reached}))
                 .collect();
             let mut entry = json!({
                 "table": t.table.display,

@@ -1,0 +1,59 @@
+-- The demo: one guest's rows in every table, before and after gdpr.anonymize_guest.
+\pset footer off
+\set guest 40
+\set show_rows 'SELECT ''guests'' AS "table", g::text AS "row" FROM chat.guests g WHERE id = :guest UNION ALL SELECT ''chat_sessions'', s::text FROM chat.chat_sessions s WHERE guest_id = :guest UNION ALL (SELECT ''messages'', m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest ORDER BY m.id LIMIT 6) UNION ALL SELECT ''attachments'', a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest UNION ALL SELECT ''offline_leads'', l::text FROM chat.offline_leads l WHERE guest_id = :guest UNION ALL SELECT ''visitor_events'', e::text FROM chat.visitor_events e WHERE guest_ref = :guest UNION ALL SELECT ''notes'', n::text FROM chat.notes n WHERE record_type = ''Guest'' AND record_id = :guest'
+
+\echo
+\echo '=== Guest' :guest 'before the erasure (first 6 messages shown) ==='
+:show_rows;
+
+-- What the guest gave us, to prove afterwards that none of it is left in the rows tied to them.
+CREATE TEMP TABLE given AS
+SELECT DISTINCT v FROM (
+    SELECT unnest(ARRAY[name, email, phone, host(ip)]) FROM chat.guests WHERE id = :guest
+    UNION ALL SELECT unnest(ARRAY[host(visitor_ip), user_agent]) FROM chat.chat_sessions WHERE guest_id = :guest
+    UNION ALL SELECT unnest(ARRAY[name, email, phone, message]) FROM chat.offline_leads WHERE guest_id = :guest
+) x(v) WHERE v IS NOT NULL;
+CREATE TEMP VIEW guest_rows AS
+          SELECT g::text AS r FROM chat.guests g WHERE id = :guest
+UNION ALL SELECT s::text FROM chat.chat_sessions s WHERE guest_id = :guest
+UNION ALL SELECT m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest
+UNION ALL SELECT l::text FROM chat.offline_leads l WHERE guest_id = :guest
+UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref = :guest
+UNION ALL SELECT n::text FROM chat.notes n WHERE record_type = 'Guest' AND record_id = :guest;
+
+\echo
+\echo '=== Dry run: what the erasure would reach, and how (nothing changes) ==='
+SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows, t->>'path' AS "reached through"
+  FROM jsonb_array_elements(gdpr.anonymize_guest(:guest, dry_run => true)->'tables') t;
+
+\echo
+\echo '=== SELECT gdpr.anonymize_guest(' :guest ') ==='
+SELECT jsonb_pretty(gdpr.anonymize_guest(:guest) - 'tables') AS report;
+
+\echo
+\echo '=== Guest' :guest 'after the erasure ==='
+:show_rows;
+
+\echo
+\echo '=== Values the guest gave us still found in any row tied to them (before: all of them; expect 0) ==='
+SELECT (SELECT count(*) FROM given) AS "values given",
+       (SELECT count(*) FROM given WHERE EXISTS (SELECT 1 FROM guest_rows WHERE r LIKE '%' || v || '%')) AS "still present";
+\echo
+\echo '=== The guest who referred them (reference excluded by the migration) is untouched ==='
+SELECT id, name, email FROM chat.guests WHERE id = (SELECT referred_by_id FROM chat.guests WHERE id = :guest);
+
+\echo
+\echo '=== The audit log (no personal data) ==='
+SELECT id, kind, subject_id, dry_run, rows_total, erased_by, erased_at::timestamp(0) AS erased_at
+  FROM gdpr.erasure_log ORDER BY id;
+
+\echo
+\echo '=== Erasing again is harmless; an unknown guest is an error (SQLSTATE P0002) ==='
+SELECT (gdpr.anonymize_guest(:guest)->>'total_rows') AS "second erasure, rows";
+DO $$
+BEGIN
+    PERFORM gdpr.anonymize_guest(999999);
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'SQLSTATE %: %', SQLSTATE, SQLERRM;
+END $$;
