@@ -57,4 +57,14 @@ SELECT t->>'table' AS "table", t->>'rows' AS rows, jsonb_array_length(t->'via') 
   FROM jsonb_array_elements(gdpr.anonymize_subject('plan_guest', '7')->'tables') t;
 SELECT count(*) AS messages_of_guest_7 FROM plans.messages m
  WHERE m.author_guest_id = 7 OR m.session_id IN (SELECT id FROM plans.sessions WHERE guest_id = 7);
+-- Plans are cached per backend and follow DDL: a table added, or renamed, after this backend cached the
+-- plan is handled by the next erasure in the same session.
+CREATE TABLE plans.reactions (message_id bigint REFERENCES plans.messages, emoji text);
+CREATE INDEX ON plans.reactions (message_id);
+INSERT INTO plans.reactions SELECT id, ':)' FROM plans.messages WHERE author_guest_id = 8;
+SELECT gdpr.declare_pii('plans.reactions', 'emoji', 'null');
+ALTER TABLE plans.sessions RENAME TO conversations;
+SELECT t->>'table' AS "table", t->>'rows' AS rows
+  FROM jsonb_array_elements(gdpr.anonymize_subject('plan_guest', '8')->'tables') t;
+SELECT count(*) FILTER (WHERE emoji IS NULL) AS erased, count(*) AS reactions FROM plans.reactions;
 DROP SCHEMA plans CASCADE;
