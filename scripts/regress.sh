@@ -25,4 +25,5 @@ status=0
 if [ "$status" -ne 0 ] && [ -f tests/pg_regress/regression.diffs ]; then
   cat tests/pg_regress/regression.diffs
 fi
+tests/dump_restore.sh "$DIR/socket" "$PORT" || status=1
 exit "$status"

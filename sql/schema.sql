@@ -73,6 +73,8 @@ SELECT pg_catalog.pg_extension_config_dump('gdpr.erase_action', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.link', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_reference', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erasure_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.link', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.erasure_log', 'id'), '');
 
 -- Append-only log: even a role that was granted more than SELECT cannot rewrite history;
 -- only the extension owner (who owns the table and can drop the trigger) can.

@@ -29,7 +29,7 @@ SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows, t->>'
 
 \echo
 \echo '=== SELECT gdpr.anonymize_guest(' :guest ') ==='
-SELECT jsonb_pretty(gdpr.anonymize_guest(:guest) - 'tables') AS report;
+SELECT jsonb_pretty(gdpr.anonymize_guest(:guest)) AS report;
 
 \echo
 \echo '=== Guest' :guest 'after the erasure ==='

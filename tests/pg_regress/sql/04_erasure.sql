@@ -58,8 +58,8 @@ SELECT v FROM (
     UNION SELECT unnest(ARRAY[host(visitor_ip), user_agent]) FROM chat.chat_sessions WHERE guest_id = 20
     UNION SELECT unnest(ARRAY[name, email, phone, message]) FROM chat.offline_leads WHERE guest_id = 20
 ) AS x(v) WHERE v IS NOT NULL;
-CREATE TABLE era.others_before AS
-SELECT md5(string_agg(r, '|' ORDER BY r)) AS sum FROM (
+CREATE FUNCTION era.others_checksum() RETURNS text LANGUAGE sql AS $$
+SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
     SELECT g::text FROM chat.guests g WHERE id <> 20
     UNION ALL SELECT s::text FROM chat.chat_sessions s WHERE guest_id <> 20
     UNION ALL SELECT m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
@@ -67,7 +67,8 @@ SELECT md5(string_agg(r, '|' ORDER BY r)) AS sum FROM (
                                                  JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
     UNION ALL SELECT l::text FROM chat.offline_leads l WHERE guest_id IS DISTINCT FROM 20
     UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref <> 20
-    UNION ALL SELECT n::text FROM chat.notes n WHERE NOT (record_type = 'Guest' AND record_id = 20)) AS t(r);
+    UNION ALL SELECT n::text FROM chat.notes n WHERE NOT (record_type = 'Guest' AND record_id = 20)) AS t(r) $$;
+CREATE TABLE era.others_before AS SELECT era.others_checksum() AS sum;
 
 SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_guest(20)->'tables') t;
@@ -82,17 +83,7 @@ SELECT count(*) AS messages_left FROM chat.messages m JOIN chat.chat_sessions s 
 SELECT count(*) AS attachments_left FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
   JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = 20;
 SELECT count(*) AS events_left FROM chat.visitor_events WHERE guest_ref = 20;
-SELECT (SELECT sum FROM era.others_before) = (
-SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
-    SELECT g::text FROM chat.guests g WHERE id <> 20
-    UNION ALL SELECT s::text FROM chat.chat_sessions s WHERE guest_id <> 20
-    UNION ALL SELECT m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
-    UNION ALL SELECT a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
-                                                 JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id <> 20
-    UNION ALL SELECT l::text FROM chat.offline_leads l WHERE guest_id IS DISTINCT FROM 20
-    UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref <> 20
-    UNION ALL SELECT n::text FROM chat.notes n WHERE NOT (record_type = 'Guest' AND record_id = 20)) AS t(r)
-) AS other_guests_unchanged;
+SELECT (SELECT sum FROM era.others_before) = era.others_checksum() AS other_guests_unchanged;
 
 -- The referral (guest 20 was referred by guest 19) is excluded: guest 19 is untouched.
 SELECT name NOT LIKE '%@%' AND email = 'guest19@mail.example' AS referrer_untouched FROM chat.guests WHERE id = 19;
