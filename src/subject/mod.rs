@@ -3,6 +3,7 @@
 pub mod cache;
 mod erase;
 pub mod graph;
+mod lint;
 pub mod plan;
 
 use pgrx::prelude::*;
@@ -72,4 +73,24 @@ fn erasure_statements(
 > {
     let plan = cache::plan_for(kind).or_report();
     TableIterator::new(plan::statements(&plan))
+}
+
+/// Problems that make erasures slow or fail: unindexed references, plans that cannot be built.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn lint() -> TableIterator<
+    'static,
+    (
+        name!(kind, String),
+        name!(severity, String),
+        name!(object, String),
+        name!(message, String),
+    ),
+> {
+    let findings = lint::lint().or_report();
+    TableIterator::new(
+        findings
+            .into_iter()
+            .map(|f| (f.kind, f.severity.to_string(), f.object, f.message)),
+    )
 }

@@ -50,6 +50,8 @@ SELECT count(*) AS sequential_scans FROM plans.scan_nodes('plan_guest') WHERE no
 -- the check can fail: without the index on one referencing column that path becomes a sequential scan
 DROP INDEX plans.messages_author_guest_id_idx;
 SELECT DISTINCT "table", node FROM plans.scan_nodes('plan_guest') WHERE node LIKE 'Seq Scan%';
+-- ... and gdpr.lint() names the unindexed reference
+SELECT * FROM gdpr.lint();
 CREATE INDEX ON plans.messages (author_guest_id);
 
 -- and the erasure itself reaches each message once although two paths lead to it
@@ -67,4 +69,12 @@ ALTER TABLE plans.sessions RENAME TO conversations;
 SELECT t->>'table' AS "table", t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_subject('plan_guest', '8')->'tables') t;
 SELECT count(*) FILTER (WHERE emoji IS NULL) AS erased, count(*) AS reactions FROM plans.reactions;
+-- A renamed column keeps its policy under the old name: lint reports it and erasures refuse to run.
+ALTER TABLE plans.reactions RENAME COLUMN emoji TO reaction;
+SELECT kind, severity, message FROM gdpr.lint();
+SELECT regress.try($$SELECT gdpr.anonymize_subject('plan_guest', '9')$$);
+SELECT gdpr.undeclare_pii('plans.reactions', 'emoji');
+SELECT gdpr.declare_pii('plans.reactions', 'reaction', 'null');
+SELECT count(*) AS findings FROM gdpr.lint();
+SELECT (gdpr.anonymize_subject('plan_guest', '9')->>'total_rows')::int AS rows;
 DROP SCHEMA plans CASCADE;

@@ -1,0 +1,67 @@
+//! `gdpr.lint()`: problems that make erasures slow or fail, found from the declarations and the catalog.
+
+use pgrx::prelude::*;
+
+use super::cache;
+use super::plan::ErasurePlan;
+use crate::error::{GdprError, Result};
+
+pub struct Finding {
+    pub kind: String,
+    pub severity: &'static str,
+    pub object: String,
+    pub message: String,
+}
+
+/// Whether some valid, non-partial index of `table` leads with one of `cols` (so `col = ANY(...)` can use it).
+fn has_leading_index(table: pg_sys::Oid, cols: &[String]) -> Result<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                          JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                         WHERE i.indrelid = $1 AND i.indpred IS NULL AND a.attname::text = ANY ($2))",
+        &[table.into(), cols.to_vec().into()],
+    )?
+    .unwrap_or(false))
+}
+
+fn lint_plan(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
+    for edge in &plan.edges {
+        let child = &plan.tables[edge.child].table;
+        if !has_leading_index(child.oid, &edge.child_cols)? {
+            out.push(Finding {
+                kind: plan.kind.clone(),
+                severity: "warning",
+                object: format!("{}({})", child.display, edge.child_cols.join(", ")),
+                message: format!(
+                    "no index leads with these columns: every erasure scans all of {} to follow {}",
+                    child.display, edge.label
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn lint() -> Result<Vec<Finding>> {
+    let kinds: Vec<String> = Spi::connect(|client| {
+        let mut kinds = Vec::new();
+        for r in client.select("SELECT kind FROM gdpr.subject ORDER BY kind", None, &[])? {
+            kinds.extend(r.get::<String>(1)?);
+        }
+        Ok::<_, GdprError>(kinds)
+    })?;
+    let mut out = Vec::new();
+    for kind in kinds {
+        match cache::plan_for(&kind) {
+            Ok(plan) => lint_plan(&plan, &mut out)?,
+            // A plan that cannot be built (renamed column, lost primary key...) is itself the finding.
+            Err(e) => out.push(Finding {
+                kind: kind.clone(),
+                severity: "error",
+                object: kind.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}
