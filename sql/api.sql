@@ -14,7 +14,16 @@ CREATE FUNCTION gdpr.anonymize_session(id text, dry_run boolean DEFAULT false) R
     LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT gdpr.anonymize_subject('session', id, dry_run) $$;
 
--- Cached erasure plans follow declaration changes in every backend.
+-- The pseudonymization key, generated now; rotate_key() replaces it and forgets the old one, which makes every
+-- deterministic pseudonym made with it unlinkable (crypto-shredding).
+INSERT INTO gdpr.key (key) VALUES (gdpr._generate_key());
+CREATE FUNCTION gdpr.rotate_key() RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM gdpr.key;
+    INSERT INTO gdpr.key (key) VALUES (gdpr._generate_key());
+$$;
+
+-- Cached erasure plans and the cached key follow changes in every backend.
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.subject
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.pii_policy
@@ -25,6 +34,8 @@ CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.excluded_reference
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.key
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 
 -- Destructive functions and the audit log: nobody but the extension owner until the DBA grants them.
 REVOKE ALL ON FUNCTION
@@ -34,7 +45,15 @@ REVOKE ALL ON FUNCTION
     gdpr.anonymize_guest(text, boolean),
     gdpr.anonymize_session(anyelement, boolean),
     gdpr.anonymize_session(text, boolean),
-    gdpr._declarations_changed()
+    gdpr._declarations_changed(),
+    gdpr._generate_key(),
+    gdpr.rotate_key(),
+    gdpr.hash(text),
+    gdpr.fake_email(text),
+    gdpr.fake_name(text),
+    gdpr.fake_phone(text),
+    gdpr.pseudonymize_table(regclass, integer),
+    gdpr.pseudonymize_database(integer)
 FROM PUBLIC;
 REVOKE ALL ON gdpr.erasure_log FROM PUBLIC;
 
@@ -50,3 +69,14 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log TO %I', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_erasure(regrole) FROM PUBLIC;
+
+-- Lets `role` pseudonymize whole tables (with its own table privileges) and call the keyed strategy functions.
+CREATE FUNCTION gdpr.grant_pseudonymization(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.pseudonymize_table(regclass, integer), gdpr.pseudonymize_database(integer),
+             gdpr.hash(text), gdpr.fake_email(text), gdpr.fake_name(text), gdpr.fake_phone(text) TO %I',
+        role::text);
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;

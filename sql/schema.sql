@@ -66,6 +66,15 @@ CREATE TABLE gdpr.erasure_log (
 );
 CREATE INDEX erasure_log_subject ON gdpr.erasure_log (kind, subject_id);
 
+-- The database's pseudonymization key (see src/key.rs). Readable by the extension owner only, never a
+-- setting. Not dumped by pg_dump: a restored copy gets a key of its own at CREATE EXTENSION, so pseudonyms
+-- made in production cannot be recomputed from a backup's copy.
+CREATE TABLE gdpr.key (
+    id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key         bytea NOT NULL CHECK (octet_length(key) = 32),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- pg_dump keeps the declarations (the config tables) and the audit log.
 SELECT pg_catalog.pg_extension_config_dump('gdpr.subject', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.pii_policy', '');

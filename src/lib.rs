@@ -11,9 +11,12 @@
 use pgrx::prelude::*;
 
 pub mod audit;
+pub mod cache;
 pub mod catalog;
 pub mod error;
+pub mod key;
 pub mod privilege;
+pub mod pseudonymize;
 pub mod strategy;
 pub mod subject;
 
@@ -24,7 +27,7 @@ extension_sql_file!("../sql/api.sql", name = "api", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    subject::cache::register_invalidation_callback();
+    cache::register_invalidation_callback();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -32,7 +32,7 @@ mod tests {
     #[pg_test]
     fn plan_lists_reachable_tables_breadth_first() {
         guest_schema();
-        let plan = crate::subject::cache::plan_for("guest").expect("plan");
+        let plan = crate::cache::plan_for("guest").expect("plan");
         let names: Vec<&str> = plan
             .tables
             .iter()
@@ -108,12 +108,12 @@ mod tests {
     #[pg_test]
     fn plan_is_rebuilt_after_a_declaration_changes() {
         guest_schema();
-        let before = crate::subject::cache::plan_for("guest").expect("plan");
+        let before = crate::cache::plan_for("guest").expect("plan");
         assert!(before.tables[0].changed.contains(&"name".to_string()));
         run("SELECT gdpr.declare_pii('guests', 'name', 'keep')");
         // The relcache invalidation queued by the config-table trigger is processed at the next command.
         run("SELECT 1");
-        let after = crate::subject::cache::plan_for("guest").expect("plan");
+        let after = crate::cache::plan_for("guest").expect("plan");
         assert!(!after.tables[0].changed.contains(&"name".to_string()));
     }
 
@@ -122,7 +122,7 @@ mod tests {
         guest_schema();
         run("SELECT gdpr.declare_erase_action('sessions', 'delete');
              SELECT gdpr.declare_erase_action('messages', 'delete');");
-        let plan = crate::subject::cache::plan_for("guest").expect("plan");
+        let plan = crate::cache::plan_for("guest").expect("plan");
         let order: Vec<&str> = plan
             .delete_order
             .iter()

@@ -59,6 +59,12 @@ fn _erase_fake_name(
     value.map(|v| fake_name(v, key, is_unique, max_len))
 }
 
+/// `gdpr.fake_name(value)` with the database key. Not executable by PUBLIC.
+#[pg_extern(name = "fake_name", stable, strict, parallel_restricted)]
+fn fake_name_with_database_key(value: &str) -> String {
+    fake_name(value, &crate::key::database_key_or_report(), false, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,12 @@ fn _erase_fake_phone(
     value.map(|v| fake_phone(v, key, is_unique, max_len))
 }
 
+/// `gdpr.fake_phone(value)` with the database key. Not executable by PUBLIC.
+#[pg_extern(name = "fake_phone", stable, strict, parallel_restricted)]
+fn fake_phone_with_database_key(value: &str) -> String {
+    fake_phone(value, &crate::key::database_key_or_report(), false, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

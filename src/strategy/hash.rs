@@ -43,6 +43,12 @@ fn _erase_hash(value: Option<&str>, key: &[u8], max_len: Option<i32>) -> Option<
     value.map(|v| keyed_hash(v, key, max_len))
 }
 
+/// `gdpr.hash(value)`: hex HMAC-SHA256 with the database key. Not executable by PUBLIC (an oracle otherwise).
+#[pg_extern(name = "hash", stable, strict, parallel_restricted)]
+fn hash_with_database_key(value: &str) -> String {
+    keyed_hash(value, &crate::key::database_key_or_report(), None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

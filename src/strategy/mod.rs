@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::catalog::introspect::Column;
+use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
 
 mod constant;
@@ -109,6 +109,45 @@ impl ExprParams {
     pub fn count(&self) -> usize {
         1 + self.values.len()
     }
+}
+
+/// A table's declared policies as one `SET` list.
+pub struct SetList {
+    /// `"col" = <expr>` for every column a policy changes.
+    pub assignments: Vec<String>,
+    /// Names of the changed columns.
+    pub columns: Vec<String>,
+    /// Text parameters of the expressions (after the key parameter).
+    pub params: Vec<String>,
+}
+
+/// Builds the `SET` list for `policies` (column, strategy, options) of `table`; the expressions' parameters
+/// start at `$first` with the key, then the values in `SetList::params`.
+pub fn set_list(
+    table: &Table,
+    policies: &[(String, String, Options)],
+    first: usize,
+) -> Result<SetList> {
+    let mut params = ExprParams::new(first);
+    let mut assignments = Vec::new();
+    let mut columns = Vec::new();
+    for (col_name, strategy_name, options) in policies {
+        let col = introspect::column(table, col_name).map_err(|_| {
+            GdprError::UndefinedColumn(format!(
+                "column \"{col_name}\" of {} has a declared policy but no longer exists (gdpr.undeclare_pii)",
+                table.display
+            ))
+        })?;
+        if let Some(expr) = lookup(strategy_name)?.erase_expr(&col, options, &mut params) {
+            assignments.push(format!("{} = {expr}", col.sql_name));
+            columns.push(col.name.clone());
+        }
+    }
+    Ok(SetList {
+        assignments,
+        columns,
+        params: params.values,
+    })
 }
 
 // --- shared checks ---------------------------------------------------------------------------------------

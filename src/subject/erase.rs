@@ -11,9 +11,9 @@ use pgrx::PgOid;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::cache;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
 use crate::audit;
+use crate::cache;
 use crate::error::{GdprError, Result};
 
 /// A found row as text: ctid, tableoid, then the plan table's fetched columns.

@@ -37,7 +37,8 @@ const FOREIGN_KEYS: &str = "
                           AND x.child_cols::text[] = ARRAY(
                               SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
                                 JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n
-                               ORDER BY u.i))";
+                               ORDER BY u.i))
+     ORDER BY k.conrelid::regclass::text, k.conname";
 
 const LINKS: &str = "
     SELECT l.child::oid, l.parent::oid, l.child_cols::text[], l.parent_cols::text[], l.type_col::text, l.type_value

@@ -2,8 +2,8 @@
 
 use pgrx::prelude::*;
 
-use super::cache;
 use super::plan::ErasurePlan;
+use crate::cache;
 use crate::error::{GdprError, Result};
 
 pub struct Finding {

@@ -1,6 +1,5 @@
 //! Data subjects: the reference graph, erasure plans and the erasure itself.
 
-pub mod cache;
 mod erase;
 pub mod graph;
 mod lint;
@@ -9,6 +8,7 @@ pub mod plan;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
+use crate::cache;
 use crate::error::{GdprError, OrReport};
 
 fn dry_run_flag(dry_run: Option<bool>) -> bool {

@@ -9,8 +9,9 @@ use pgrx::PgOid;
 
 use super::graph;
 use crate::catalog::introspect::{self, Column, Table};
+use crate::catalog::Policy;
 use crate::error::{GdprError, Result};
-use crate::strategy::{self, ExprParams, Options};
+use crate::strategy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -163,11 +164,12 @@ fn match_values(cols: &[&Column], first: usize) -> String {
 
 struct Declarations {
     actions: HashMap<pg_sys::Oid, Action>,
-    policies: HashMap<pg_sys::Oid, Vec<(String, String, Options)>>,
+    policies: HashMap<pg_sys::Oid, Vec<Policy>>,
 }
 
 fn load_declarations() -> Result<Declarations> {
-    Spi::connect(|client| {
+    let policies = crate::catalog::policies()?;
+    let actions = Spi::connect(|client| {
         let mut actions = HashMap::new();
         for r in client.select("SELECT tbl::oid, action FROM gdpr.erase_action", None, &[])? {
             let oid = r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID);
@@ -178,25 +180,9 @@ fn load_declarations() -> Result<Declarations> {
             };
             actions.insert(oid, action);
         }
-        let mut policies: HashMap<pg_sys::Oid, Vec<(String, String, Options)>> = HashMap::new();
-        for r in client.select(
-            "SELECT tbl::oid, col::text, strategy, options FROM gdpr.pii_policy ORDER BY tbl, col",
-            None,
-            &[],
-        )? {
-            let oid = r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID);
-            let options = match r.get::<pgrx::JsonB>(4)?.map(|j| j.0) {
-                Some(serde_json::Value::Object(m)) => m,
-                _ => Options::new(),
-            };
-            policies.entry(oid).or_default().push((
-                r.get::<String>(2)?.unwrap_or_default(),
-                r.get::<String>(3)?.unwrap_or_default(),
-                options,
-            ));
-        }
-        Ok::<_, GdprError>(Declarations { actions, policies })
-    })
+        Ok::<_, GdprError>(actions)
+    })?;
+    Ok(Declarations { actions, policies })
 }
 
 /// Finds the subject table of `kind`.
@@ -382,30 +368,17 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
                 2,
             ),
         };
-        let mut params = ExprParams::new(identity_params + 1);
-        let mut sets = Vec::new();
-        let mut changed = Vec::new();
-        for (col_name, strategy_name, options) in
-            decl.policies.get(&table.oid).into_iter().flatten()
-        {
-            let col = introspect::column(&table, col_name).map_err(|_| {
-                GdprError::UndefinedColumn(format!(
-                    "column \"{col_name}\" of {} has a declared policy but no longer exists (gdpr.undeclare_pii)",
-                    table.display
-                ))
-            })?;
-            if let Some(expr) =
-                strategy::lookup(strategy_name)?.erase_expr(&col, options, &mut params)
-            {
-                sets.push(format!("{} = {expr}", col.sql_name));
-                changed.push(col.name.clone());
-            }
-        }
-        let update_sql = (!sets.is_empty()).then(|| {
+        let policies = decl
+            .policies
+            .get(&table.oid)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let set = strategy::set_list(&table, policies, identity_params + 1)?;
+        let update_sql = (!set.assignments.is_empty()).then(|| {
             format!(
                 "UPDATE {} AS t SET {} WHERE {identity_pred}",
                 table.sql_name,
-                sets.join(", ")
+                set.assignments.join(", ")
             )
         });
         let delete_sql = format!("DELETE FROM {} AS t WHERE {identity_pred}", table.sql_name);
@@ -414,9 +387,9 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
             action,
             fetched,
             identity,
-            changed,
+            changed: set.columns,
             update_sql,
-            update_params: params.values,
+            update_params: set.params,
             delete_sql,
             identity_params,
             path,

@@ -41,7 +41,7 @@ SELECT regress.report(gdpr.anonymize_subject('person', '1'));
 
 SELECT p.email <> b.email AS email_changed,
        p.email ~ '^[a-z]+\.[a-z]+\.[0-9a-f]{16}@example\.(com|net|org)$' AS email_fake_unique,
-       p.alt_email ~ '^[a-z]+\.[a-z]+@example\.(com|net|org)$' AND length(p.alt_email) <= 40 AS alt_email_fits,
+       p.alt_email ~ '^([a-z]+\.[a-z]+\.)?[0-9a-f]{16}@example\.(com|net|org)$' AND length(p.alt_email) <= 40 AS alt_email_fits,
        p.name <> b.name AND p.name ~ '^\S+ \S+' AS name_fake,
        p.nick ~ ' [0-9a-f]{16}$' AS nick_unique_suffix,
        p.phone ~ '^\+420 \d{3} \d{3} \d{3}$' AND p.phone <> b.phone AS phone_format_kept,

@@ -1,19 +1,21 @@
-//! Per-backend cache of erasure plans and their prepared statements.
+//! Per-backend caches: erasure plans, prepared statements and the pseudonymization key.
 //!
-//! A plan is rebuilt after any relcache invalidation of a table it covers or of the extension's config tables
-//! (DDL on those tables, or a declaration — see the `_declarations_changed` trigger). Invalidations arrive
-//! transactionally, so a plan never outlives the catalog state it was built from.
+//! Everything cached is dropped after a relcache invalidation of a table a cached plan covers or of one of the
+//! extension's own tables (DDL on those tables, a declaration or a key rotation — see the
+//! `_declarations_changed` trigger). Invalidations arrive transactionally, so nothing cached outlives the
+//! catalog state it was built from.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::subject::plan::{self, ErasurePlan};
+
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::PgOid;
 
-use super::plan::{self, ErasurePlan};
 use crate::error::{GdprError, Result};
 
 static STALE: AtomicBool = AtomicBool::new(true);
@@ -22,6 +24,7 @@ thread_local! {
     static WATCHED: RefCell<HashSet<pg_sys::Oid>> = RefCell::new(HashSet::new());
     static PLANS: RefCell<HashMap<String, Rc<ErasurePlan>>> = RefCell::new(HashMap::new());
     static STATEMENTS: RefCell<HashMap<String, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+    static KEY: RefCell<Option<Rc<Vec<u8>>>> = const { RefCell::new(None) };
 }
 
 /// Relcache invalidation callback: must not touch the catalogs, only mark the cache stale.
@@ -47,12 +50,19 @@ pub fn register_invalidation_callback() {
     }
 }
 
-fn drop_if_stale() {
+/// Drops everything cached if an invalidation arrived, and makes sure the extension's tables are watched.
+fn ensure_fresh() -> Result<()> {
     if STALE.swap(false, Ordering::Relaxed) {
         PLANS.with(|p| p.borrow_mut().clear());
         STATEMENTS.with(|s| s.borrow_mut().clear());
+        KEY.with(|k| k.borrow_mut().take());
         WATCHED.with(|w| w.borrow_mut().clear());
     }
+    if WATCHED.with(|w| w.borrow().is_empty()) {
+        let tables = config_tables()?;
+        WATCHED.with(|w| w.borrow_mut().extend(tables));
+    }
+    Ok(())
 }
 
 fn config_tables() -> Result<Vec<pg_sys::Oid>> {
@@ -71,14 +81,15 @@ fn config_tables() -> Result<Vec<pg_sys::Oid>> {
 
 /// The erasure plan for a subject kind, built on first use in this backend.
 pub fn plan_for(kind: &str) -> Result<Rc<ErasurePlan>> {
-    drop_if_stale();
+    ensure_fresh()?;
     if let Some(p) = PLANS.with(|p| p.borrow().get(kind).cloned()) {
         return Ok(p);
     }
     let plan = Rc::new(plan::build(kind)?);
-    let mut watch: Vec<pg_sys::Oid> = plan.tables.iter().map(|t| t.table.oid).collect();
-    watch.extend(config_tables()?);
-    WATCHED.with(|w| w.borrow_mut().extend(watch));
+    WATCHED.with(|w| {
+        w.borrow_mut()
+            .extend(plan.tables.iter().map(|t| t.table.oid))
+    });
     PLANS.with(|p| p.borrow_mut().insert(kind.to_string(), plan.clone()));
     Ok(plan)
 }
@@ -96,6 +107,17 @@ pub fn statement(
     let prepared = Rc::new(client.prepare_mut(sql, types)?.keep());
     STATEMENTS.with(|s| s.borrow_mut().insert(sql.to_string(), prepared.clone()));
     Ok(prepared)
+}
+
+/// The database's pseudonymization key, read once per backend through `load` (which runs as the owner).
+pub fn key(load: impl FnOnce() -> Result<Vec<u8>>) -> Result<Rc<Vec<u8>>> {
+    ensure_fresh()?;
+    if let Some(k) = KEY.with(|k| k.borrow().clone()) {
+        return Ok(k);
+    }
+    let key = Rc::new(load()?);
+    KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
+    Ok(key)
 }
 
 /// Called by the trigger on the config tables: other backends (and this one) drop their plans at commit.
