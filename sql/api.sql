@@ -23,6 +23,24 @@ CREATE FUNCTION gdpr.rotate_key() RETURNS void
     INSERT INTO gdpr.key (key) VALUES (gdpr._generate_key());
 $$;
 
+-- generalize: keyless, so open to every role.
+CREATE FUNCTION gdpr.generalize_ip(value inet, ipv4_prefix integer DEFAULT 24, ipv6_prefix integer DEFAULT 48)
+    RETURNS inet LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.network(pg_catalog.set_masklen(value, LEAST(pg_catalog.masklen(value),
+              CASE pg_catalog.family(value) WHEN 4 THEN ipv4_prefix ELSE ipv6_prefix END)))::inet $$;
+CREATE FUNCTION gdpr.generalize_time(value timestamptz, unit text DEFAULT 'day')
+    RETURNS timestamptz LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.date_trunc(unit, value) $$;
+CREATE FUNCTION gdpr.generalize_time(value timestamp, unit text DEFAULT 'day')
+    RETURNS timestamp LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.date_trunc(unit, value) $$;
+CREATE FUNCTION gdpr.generalize_time(value date, unit text DEFAULT 'year')
+    RETURNS date LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.date_trunc(unit, value::timestamp)::date $$;
+CREATE FUNCTION gdpr.generalize_number(value numeric, bucket numeric DEFAULT 10)
+    RETURNS numeric LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT pg_catalog.floor(value / bucket) * bucket $$;
+
 -- Cached erasure plans and the cached key follow changes in every backend.
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.subject
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
@@ -51,6 +69,11 @@ REVOKE ALL ON FUNCTION
     gdpr.hash(text),
     gdpr.fake_email(text),
     gdpr.fake_name(text),
+    gdpr.fake_first_name(text),
+    gdpr.fake_last_name(text),
+    gdpr.fake_city(text),
+    gdpr.fake_company(text),
+    gdpr.fake_address(text),
     gdpr.fake_phone(text),
     gdpr.pseudonymize_table(regclass, integer),
     gdpr.pseudonymize_database(integer)
@@ -76,7 +99,9 @@ CREATE FUNCTION gdpr.grant_pseudonymization(role regrole) RETURNS void
 BEGIN
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION gdpr.pseudonymize_table(regclass, integer), gdpr.pseudonymize_database(integer),
-             gdpr.hash(text), gdpr.fake_email(text), gdpr.fake_name(text), gdpr.fake_phone(text) TO %I',
+             gdpr.hash(text), gdpr.fake_email(text), gdpr.fake_name(text), gdpr.fake_first_name(text),
+             gdpr.fake_last_name(text), gdpr.fake_city(text), gdpr.fake_company(text), gdpr.fake_address(text),
+             gdpr.fake_phone(text) TO %I',
         role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;

@@ -12,8 +12,9 @@ use crate::error::{GdprError, Result};
 
 mod constant;
 mod fake_email;
-mod fake_name;
 mod fake_phone;
+mod fakes;
+mod generalize;
 mod hash;
 mod keep;
 mod mask;
@@ -43,8 +44,14 @@ static STRATEGIES: &[&dyn Strategy] = &[
     &constant::Constant,
     &hash::Hash,
     &fake_email::FakeEmail,
-    &fake_name::FakeName,
+    &fakes::FakeText("fake_name"),
+    &fakes::FakeText("fake_first_name"),
+    &fakes::FakeText("fake_last_name"),
+    &fakes::FakeText("fake_city"),
+    &fakes::FakeText("fake_company"),
+    &fakes::FakeText("fake_address"),
     &fake_phone::FakePhone,
+    &generalize::Generalize,
     &mask::Mask,
     &keep::Keep,
 ];
