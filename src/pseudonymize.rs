@@ -19,13 +19,6 @@ fn count_rows(table: &introspect::Table) -> Result<i64> {
     Ok(Spi::get_one::<i64>(&format!("SELECT count(*) FROM {}", table.sql_name))?.unwrap_or(0))
 }
 
-/// The key and the strategies' values: the parameters after the batch parameters.
-fn tail_args<'a>(key: &'a [u8], params: &'a [String]) -> Vec<DatumWithOid<'a>> {
-    let mut args: Vec<DatumWithOid<'a>> = vec![key.into()];
-    args.extend(params.iter().map(|p| DatumWithOid::from(p.as_str())));
-    args
-}
-
 pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
     let started = Instant::now();
     if batch_size < 1 {
@@ -61,7 +54,8 @@ pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
             table.sql_name,
             set.assignments.join(", ")
         );
-        let args = tail_args(&key, &set.params);
+        let no_subject = strategy::SubjectIdentifiers::default();
+        let args = strategy::param_datums(&key, &set.params, &no_subject);
         let rows =
             Spi::connect_mut(|client| client.update(sql.as_str(), None, &args).map(|t| t.len()))?;
         (rows as i64, 1)
@@ -140,6 +134,8 @@ fn run_batches(
     };
     let (first_sql, next_sql) = (select_batch(false), select_batch(true));
 
+    // Whole tables have no erased subject: `scrub` applies its generic patterns only.
+    let no_subject = strategy::SubjectIdentifiers::default();
     Spi::connect_mut(|client| {
         let mut last: Option<Vec<String>> = None;
         let (mut rows, mut batches) = (0i64, 0i64);
@@ -151,7 +147,7 @@ fn run_batches(
                 },
                 batch_size.into(),
             ];
-            args.extend(tail_args(key, &set.params));
+            args.extend(strategy::param_datums(key, &set.params, &no_subject));
             let sql = if last.is_some() {
                 &next_sql
             } else {

@@ -11,11 +11,14 @@ INSERT INTO chat.tags (name) VALUES ('sales'), ('support'), ('complaint'), ('vip
 
 WITH first_names(n, a) AS (SELECT array['Jan','Petra','Tomáš','Eva','Karel','Lucie','Marek','Zuzana','Piotr','Agnieszka'], 10),
      last_names(n, a) AS (SELECT array['Novák','Svobodová','Dvořák','Černá','Kowalski','Nowak','Procházka','Veselá','Wiśniewski','Horák'], 10)
-INSERT INTO chat.guests (name, email, phone, ip, consent_version, created_at)
+INSERT INTO chat.guests (name, email, phone, ip, metadata, consent_version, created_at)
 SELECT f.n[1 + (i * 7) % 10] || ' ' || l.n[1 + (i * 3) % 10],
        'guest' || i || '@mail.example',
        '+420 6' || lpad(((i * 7919) % 100000000)::text, 8, '0'),
        ('10.' || (i / 65536) % 256 || '.' || (i / 256) % 256 || '.' || i % 256)::inet,
+       jsonb_build_object('address', (array['Vinohradská','Dlouhá','Masarykova','Polna','Krakowska'])[1 + i % 5]
+                                     || ' ' || (1 + i % 90) || ', ' || (array['Praha','Brno','Kraków'])[1 + i % 3],
+                          'browser', (array['Firefox','Chrome','Safari'])[1 + i % 3]),
        'chat-v' || (1 + i % 3),
        now() - (i || ' hours')::interval
   FROM generate_series(1, :guests) i, first_names f, last_names l;
@@ -31,14 +34,16 @@ SELECT g.id, 1 + (g.id + s) % 20,
        g.created_at + (s || ' days')::interval, g.created_at + (s || ' days')::interval + interval '12 minutes'
   FROM chat.guests g, generate_series(1, 3) s;
 
--- ~10 messages per session; guests' messages mention their own e-mail or phone now and then.
+-- ~10 messages per session; guests' messages mention their own name, e-mail, phone and address now and then.
 INSERT INTO chat.messages (session_id, author_kind, body, sent_at)
 SELECT cs.id,
        CASE WHEN m % 2 = 1 THEN 'guest' ELSE 'operator' END,
-       CASE WHEN m = 3 THEN 'You can reach me at ' || g.email
+       CASE WHEN m = 1 THEN 'Hello, this is ' || split_part(g.name, ' ', 2) || ' about order ORD-' || lpad(cs.id::text, 6, '0')
+            WHEN m = 3 THEN 'You can reach me at ' || g.email
             WHEN m = 5 THEN 'My number is ' || g.phone
+            WHEN m = 7 THEN 'Deliver to ' || split_part(g.metadata->>'address', ',', 1) || ' please'
             WHEN m % 2 = 1 THEN 'Question ' || m || ' about my order'
-            ELSE 'Operator answer ' || m END,
+            ELSE 'Operator answer ' || m || ', see https://shop.example/help' END,
        cs.started_at + (m || ' minutes')::interval
   FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id, generate_series(1, 10) m;
 

@@ -6,6 +6,7 @@ SELECT gdpr.declare_pii('chat.guests', 'name', 'fake_name');
 SELECT gdpr.declare_pii('chat.guests', 'email', 'fake_email');
 SELECT gdpr.declare_pii('chat.guests', 'phone', 'fake_phone');
 SELECT gdpr.declare_pii('chat.guests', 'ip', 'null');
+SELECT gdpr.declare_pii('chat.guests', 'metadata', 'null');
 SELECT gdpr.declare_pii('chat.guests', 'consent_version', 'keep');
 -- A referral points at another person: following it would erase the referrer too.
 SELECT gdpr.exclude_reference('chat.guests', '{referred_by_id}');
@@ -13,7 +14,8 @@ SELECT gdpr.exclude_reference('chat.guests', '{referred_by_id}');
 SELECT gdpr.declare_pii('chat.chat_sessions', 'visitor_ip', 'null');
 SELECT gdpr.declare_pii('chat.chat_sessions', 'user_agent', 'null');
 
-SELECT gdpr.declare_pii('chat.messages', 'body', 'constant', '{"value": "[removed on request]"}');
+-- Message bodies keep their words; the guest's own name, e-mail, phone, address and generic patterns go.
+SELECT gdpr.declare_pii('chat.messages', 'body', 'scrub');
 SELECT gdpr.declare_erase_action('chat.attachments', 'delete');
 
 SELECT gdpr.declare_pii('chat.offline_leads', 'name', 'fake_name');
@@ -28,4 +30,4 @@ SELECT gdpr.declare_link('chat.notes', '{record_id}', 'chat.guests', '{id}',
                          type_col => 'record_type', type_value => 'Guest');
 SELECT gdpr.declare_link('chat.notes', '{record_id}', 'chat.chat_sessions', '{id}',
                          type_col => 'record_type', type_value => 'ChatSession');
-SELECT gdpr.declare_pii('chat.notes', 'body', 'constant', '{"value": "[removed on request]"}');
+SELECT gdpr.declare_pii('chat.notes', 'body', 'scrub');

@@ -16,6 +16,7 @@ CREATE TABLE chat.guests (
     email           text UNIQUE,
     phone           text,
     ip              inet,
+    metadata        jsonb,                         -- widget data: address from the offline form, browser
     consent_version text,                          -- version of the consent text the guest accepted
     referred_by_id  bigint REFERENCES chat.guests, -- another person: must not be erased with this one
     created_at      timestamptz NOT NULL DEFAULT now()

@@ -5,6 +5,7 @@
 //! column. Expressions only ever reference the quoted column, `$n` parameters and this extension's own
 //! functions: nothing a table owner writes is executed as SQL.
 
+use pgrx::datum::DatumWithOid;
 use serde_json::{Map, Value};
 
 use crate::catalog::introspect::{self, Column, Table};
@@ -20,6 +21,7 @@ mod keep;
 mod mask;
 mod null;
 pub mod pseudonym;
+mod scrub;
 
 pub type Options = Map<String, Value>;
 
@@ -52,6 +54,7 @@ static STRATEGIES: &[&dyn Strategy] = &[
     &fakes::FakeText("fake_address"),
     &fake_phone::FakePhone,
     &generalize::Generalize,
+    &scrub::Scrub,
     &mask::Mask,
     &keep::Keep,
 ];
@@ -86,11 +89,70 @@ pub fn validate(table: &str, col: &Column, strategy: &str, options: &Options) ->
     s.validate(table, col, options)
 }
 
+/// A parameter of an erase expression, after the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A value fixed when the plan is built (a constant, an option), passed as `text`.
+    Text(String),
+    /// `text[]`: the erased subject's own identifiers (values of their declared PII columns before the
+    /// erasure); empty when pseudonymizing whole tables.
+    SubjectValues,
+    /// `text[]`: the placeholder kind of each identifier (`email`, `phone`, `name`, …).
+    SubjectKinds,
+}
+
+/// The erased subject's identifiers for `scrub`, with the placeholder kind of each.
+#[derive(Default, Debug)]
+pub struct SubjectIdentifiers {
+    pub values: Vec<String>,
+    pub kinds: Vec<String>,
+}
+
+/// The key and then every parameter of a `SetList`, as datums.
+pub fn param_datums<'a>(
+    key: &'a [u8],
+    params: &'a [Param],
+    ids: &SubjectIdentifiers,
+) -> Vec<DatumWithOid<'a>> {
+    let mut out: Vec<DatumWithOid<'a>> = vec![key.into()];
+    out.extend(params.iter().map(|p| match p {
+        Param::Text(t) => DatumWithOid::from(t.as_str()),
+        Param::SubjectValues => DatumWithOid::from(ids.values.clone()),
+        Param::SubjectKinds => DatumWithOid::from(ids.kinds.clone()),
+    }));
+    out
+}
+
+/// The placeholder kind of a subject's value for `scrub`, from the column's strategy or, failing that, its name.
+pub fn identifier_kind(strategy: &str, column: &str) -> &'static str {
+    match strategy {
+        "fake_email" => return "email",
+        "fake_phone" => return "phone",
+        "fake_name" | "fake_first_name" | "fake_last_name" => return "name",
+        "fake_address" | "fake_city" => return "address",
+        "fake_company" => return "company",
+        _ => {}
+    }
+    let column = column.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| column.contains(w));
+    if has(&["mail"]) {
+        "email"
+    } else if has(&["phone", "tel", "mobil"]) {
+        "phone"
+    } else if has(&["name", "jmeno", "prijmeni", "nazwisko", "imie"]) {
+        "name"
+    } else if has(&["addr", "street", "city", "ulice", "adres", "mesto"]) {
+        "address"
+    } else {
+        "redacted"
+    }
+}
+
 /// Collects the `$n` parameters an erase expression needs. Parameter numbering starts after the row-identity
-/// parameters of the statement; the per-erasure key is always the first one.
+/// parameters of the statement; the key (one-time or the database's) is always the first one.
 pub struct ExprParams {
     first: usize,
-    pub values: Vec<String>,
+    pub values: Vec<Param>,
 }
 
 impl ExprParams {
@@ -101,20 +163,33 @@ impl ExprParams {
         }
     }
 
-    /// The parameter holding the one-time erasure key (`bytea`).
+    /// The parameter holding the key (`bytea`).
     pub fn key(&self) -> String {
         format!("${}", self.first)
     }
 
-    /// Adds a text parameter and returns its placeholder.
-    pub fn text(&mut self, value: impl Into<String>) -> String {
-        self.values.push(value.into());
-        format!("${}", self.first + self.values.len())
+    fn placeholder(&mut self, param: Param, reuse: bool) -> String {
+        let existing = reuse
+            .then(|| self.values.iter().position(|p| *p == param))
+            .flatten();
+        let index = existing.unwrap_or_else(|| {
+            self.values.push(param);
+            self.values.len() - 1
+        });
+        format!("${}", self.first + 1 + index)
     }
 
-    /// Number of parameters including the key.
-    pub fn count(&self) -> usize {
-        1 + self.values.len()
+    /// Adds a text parameter and returns its placeholder.
+    pub fn text(&mut self, value: impl Into<String>) -> String {
+        self.placeholder(Param::Text(value.into()), false)
+    }
+
+    /// The subject's identifiers and their kinds (two `text[]` parameters, shared by all expressions).
+    pub fn subject_identifiers(&mut self) -> (String, String) {
+        (
+            self.placeholder(Param::SubjectValues, true),
+            self.placeholder(Param::SubjectKinds, true),
+        )
     }
 }
 
@@ -124,8 +199,8 @@ pub struct SetList {
     pub assignments: Vec<String>,
     /// Names of the changed columns.
     pub columns: Vec<String>,
-    /// Text parameters of the expressions (after the key parameter).
-    pub params: Vec<String>,
+    /// Parameters of the expressions (after the key parameter).
+    pub params: Vec<Param>,
 }
 
 /// Builds the `SET` list for `policies` (column, strategy, options) of `table`; the expressions' parameters

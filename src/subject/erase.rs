@@ -15,6 +15,7 @@ use super::plan::{Action, ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
 use crate::audit;
 use crate::cache;
 use crate::error::{GdprError, Result};
+use crate::strategy::{self, Param, SubjectIdentifiers};
 
 /// A found row as text: ctid, tableoid, then the plan table's fetched columns.
 type Row = Vec<Option<String>>;
@@ -78,19 +79,13 @@ fn execute(
     Ok(client.update(&*stmt, None, args)?.len())
 }
 
-/// A parameter after the row-identity ones: the erasure key or a strategy's text value.
-enum Extra<'a> {
-    Key(&'a [u8]),
-    Text(&'a str),
-}
+/// The parameters after the row-identity ones of an UPDATE: the key, the plan's values, the identifiers.
+type Extra<'a> = Option<(&'a [u8], &'a [Param], &'a SubjectIdentifiers)>;
 
-impl Extra<'_> {
-    fn datum(&self) -> DatumWithOid<'_> {
-        match self {
-            Extra::Key(k) => (*k).into(),
-            Extra::Text(t) => (*t).into(),
-        }
-    }
+fn extra_datums<'a>(extra: &Extra<'a>) -> Vec<DatumWithOid<'a>> {
+    extra.map_or_else(Vec::new, |(key, params, ids)| {
+        strategy::param_datums(key, params, ids)
+    })
 }
 
 /// Runs `sql` (whose first parameters identify rows, see `Identity`) for all `rows`, with `extra` parameters
@@ -101,7 +96,7 @@ fn run_for_rows(
     sql: &str,
     types: &[PgOid],
     rows: &[Row],
-    extra: &[Extra<'_>],
+    extra: Extra<'_>,
 ) -> Result<usize> {
     let mut done = 0;
     match &table.identity {
@@ -115,7 +110,7 @@ fn run_for_rows(
                         .into()
                 })
                 .collect();
-            args.extend(extra.iter().map(Extra::datum));
+            args.extend(extra_datums(&extra));
             done += execute(client, sql, types, &args)?;
         }
         Identity::Ctid => {
@@ -129,7 +124,7 @@ fn run_for_rows(
             }
             for (relation, ctids) in by_relation {
                 let mut args: Vec<DatumWithOid<'_>> = vec![ctids.into(), relation.into()];
-                args.extend(extra.iter().map(Extra::datum));
+                args.extend(extra_datums(&extra));
                 done += execute(client, sql, types, &args)?;
             }
         }
@@ -250,7 +245,12 @@ fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Resu
     Ok(())
 }
 
-fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Result<()> {
+fn apply(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    reach: &[Reach],
+    ids: &SubjectIdentifiers,
+) -> Result<()> {
     let key: [u8; 32] = rand::rng().random(); // one-time key: dropped when this function returns
     for (t, r) in plan.tables.iter().zip(reach) {
         let Some(sql) = t
@@ -260,9 +260,8 @@ fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Res
         else {
             continue;
         };
-        let mut extra = vec![Extra::Key(&key)];
-        extra.extend(t.update_params.iter().map(|p| Extra::Text(p)));
-        let changed = run_for_rows(client, t, sql, &t.update_types(), &r.rows, &extra)?;
+        let extra: Extra<'_> = Some((&key, &t.update_params, ids));
+        let changed = run_for_rows(client, t, sql, &t.update_types(), &r.rows, extra)?;
         if matches!(t.identity, Identity::Ctid) && changed != r.rows.len() {
             return Err(GdprError::ObjectChanged(format!(
                 "{} of {} rows of {} (a table without primary key) changed while being erased; retry the erasure",
@@ -281,11 +280,61 @@ fn apply(client: &mut SpiClient<'_>, plan: &ErasurePlan, reach: &[Reach]) -> Res
                 &table.delete_sql,
                 &table.identity_types(),
                 &reach[t].rows,
-                &[],
+                None,
             )?;
         }
     }
     Ok(())
+}
+
+/// Every value of the subject's declared PII columns as found (string values inside json too), for `scrub`.
+fn subject_identifiers(plan: &ErasurePlan, reach: &[Reach]) -> SubjectIdentifiers {
+    let mut ids = SubjectIdentifiers::default();
+    if !plan.needs_identifiers {
+        return ids;
+    }
+    let mut seen = HashSet::new();
+    let mut add = |value: String, kind: &str, ids: &mut SubjectIdentifiers| {
+        if !value.trim().is_empty() && seen.insert(value.clone()) {
+            ids.values.push(value);
+            ids.kinds.push(kind.to_string());
+        }
+    };
+    for (table, r) in plan.tables.iter().zip(reach) {
+        for row in &r.rows {
+            for (pos, kind, json) in &table.identifier_columns {
+                let Some(text) = &row[pos + 2] else { continue };
+                if *json {
+                    let mut strings = Vec::new();
+                    if let Ok(v) = serde_json::from_str::<Value>(text) {
+                        json_strings(&v, None, &mut strings);
+                    }
+                    // A key such as "address" or "email" says more than the column's name.
+                    for (s, key) in strings {
+                        let by_key = key.map_or("redacted", |k| strategy::identifier_kind("", &k));
+                        add(
+                            s,
+                            if by_key == "redacted" { kind } else { by_key },
+                            &mut ids,
+                        );
+                    }
+                } else {
+                    add(text.clone(), kind, &mut ids);
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// String leaves of a json value with the object key they sit under (the nearest one, for arrays).
+fn json_strings(v: &Value, key: Option<&str>, out: &mut Vec<(String, Option<String>)>) {
+    match v {
+        Value::String(s) => out.push((s.clone(), key.map(str::to_string))),
+        Value::Array(a) => a.iter().for_each(|x| json_strings(x, key, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| json_strings(x, Some(k), out)),
+        _ => {}
+    }
 }
 
 fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) -> Vec<Value> {
@@ -361,7 +410,8 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
         if !reach[0].rows.is_empty() {
             check_delete_conflicts(&plan, &edge_counts)?;
             if !dry_run {
-                apply(client, &plan, &reach)?;
+                let ids = subject_identifiers(&plan, &reach);
+                apply(client, &plan, &reach, &ids)?;
             }
         }
         Ok::<_, GdprError>((reach, edge_counts))

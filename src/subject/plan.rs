@@ -11,7 +11,7 @@ use super::graph;
 use crate::catalog::introspect::{self, Column, Table};
 use crate::catalog::Policy;
 use crate::error::{GdprError, Result};
-use crate::strategy;
+use crate::strategy::{self, Param};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -49,12 +49,15 @@ pub struct PlanTable {
     /// `UPDATE ... SET col = <strategy expr> ... WHERE <identity>`; None when nothing is to change.
     pub update_sql: Option<String>,
     /// Parameter values of the strategy expressions (after the identity parameters and the key).
-    pub update_params: Vec<String>,
+    pub update_params: Vec<Param>,
     pub delete_sql: String,
     /// Number of identity parameters of `update_sql` / `delete_sql`.
     pub identity_params: usize,
     /// `public.guests ← public.chat_sessions(guest_id) ← ...`: how the table was first reached.
     pub path: String,
+    /// Declared PII columns whose values `scrub` must look for: (position in the fetched row, placeholder
+    /// kind, whether the column is json/jsonb). Empty unless the plan scrubs.
+    pub identifier_columns: Vec<(usize, &'static str, bool)>,
 }
 
 #[derive(Debug)]
@@ -85,6 +88,8 @@ pub struct ErasurePlan {
     pub root_key_types: Vec<String>,
     /// Delete tables, children before parents.
     pub delete_order: Vec<usize>,
+    /// Some column is scrubbed: the subject's identifiers must be collected while finding rows.
+    pub needs_identifiers: bool,
 }
 
 pub const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
@@ -104,7 +109,13 @@ impl PlanTable {
     pub fn update_types(&self) -> Vec<PgOid> {
         let mut types = self.identity_types();
         types.push(BYTEA);
-        types.extend(self.update_params.iter().map(|_| TEXT));
+        types.extend(self.update_params.iter().map(|p| {
+            if matches!(p, Param::Text(_)) {
+                TEXT
+            } else {
+                TEXT_ARRAY
+            }
+        }));
         types
     }
 }
@@ -215,8 +226,15 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
     let index: HashMap<pg_sys::Oid, usize> =
         order.iter().enumerate().map(|(i, o)| (*o, i)).collect();
 
-    // Per table: identity and the columns other tables reference.
+    let needs_identifiers = order.iter().any(|oid| {
+        decl.policies
+            .get(oid)
+            .is_some_and(|ps| ps.iter().any(|(_, strategy, _)| strategy == "scrub"))
+    });
+
+    // Per table: identity, the columns other tables reference, and the subject's identifiers to collect.
     let mut tables_info = Vec::new();
+    let mut identifier_columns = Vec::new();
     for oid in &order {
         let table = introspect::table(*oid)?;
         let pk = introspect::primary_key(&table)?;
@@ -226,6 +244,23 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         } else {
             Identity::Key(pk.iter().map(|c| position(&mut fetched, c)).collect())
         };
+        let mut identifiers = Vec::new();
+        if needs_identifiers {
+            for (col_name, strategy_name, _) in decl.policies.get(oid).into_iter().flatten() {
+                if strategy_name == "keep" || strategy_name == "scrub" {
+                    continue;
+                }
+                let Ok(col) = introspect::column(&table, col_name) else {
+                    continue;
+                };
+                let json = col.type_sql == "jsonb" || col.type_sql == "json";
+                if col.category == "S" || json {
+                    let kind = strategy::identifier_kind(strategy_name, &col.name);
+                    identifiers.push((position(&mut fetched, &col), kind, json));
+                }
+            }
+        }
+        identifier_columns.push(identifiers);
         tables_info.push((table, fetched, identity, pk));
     }
     let root_key_len = tables_info[0].3.len();
@@ -352,7 +387,9 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         select_sql(&tables_info[0].0, &tables_info[0].1, &root_predicate, None);
 
     let mut tables = Vec::new();
-    for ((table, fetched, identity, _), path) in tables_info.into_iter().zip(paths) {
+    for (((table, fetched, identity, _), path), identifier_columns) in
+        tables_info.into_iter().zip(paths).zip(identifier_columns)
+    {
         let action = decl
             .actions
             .get(&table.oid)
@@ -393,6 +430,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
             delete_sql,
             identity_params,
             path,
+            identifier_columns,
         });
     }
 
@@ -406,6 +444,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         root_key_len,
         root_key_types,
         delete_order,
+        needs_identifiers,
     })
 }
 

@@ -54,7 +54,8 @@ SELECT kind, subject_id, dry_run, rows_total, tables, erased_by = current_user A
 -- Everything guest 20 gave us, before.
 CREATE TABLE era.pii_20 AS
 SELECT v FROM (
-    SELECT unnest(ARRAY[name, email, phone, host(ip)]) FROM chat.guests WHERE id = 20
+    SELECT unnest(ARRAY[name, split_part(name, ' ', 1), split_part(name, ' ', 2), email, phone, host(ip),
+                        metadata->>'address', split_part(metadata->>'address', ',', 1)]) FROM chat.guests WHERE id = 20
     UNION SELECT unnest(ARRAY[host(visitor_ip), user_agent]) FROM chat.chat_sessions WHERE guest_id = 20
     UNION SELECT unnest(ARRAY[name, email, phone, message]) FROM chat.offline_leads WHERE guest_id = 20
 ) AS x(v) WHERE v IS NOT NULL;
@@ -73,13 +74,18 @@ CREATE TABLE era.others_before AS SELECT era.others_checksum() AS sum;
 SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_guest(20)->'tables') t;
 
--- None of guest 20's values is left in any column of any chat table; every other row is unchanged.
+-- None of guest 20's values is left in any column of any chat table (message bodies and notes included);
+-- the rest of their messages' text is kept; every other row is unchanged.
 SELECT count(*) AS pii_left FROM era.pii_20 p
  WHERE EXISTS (SELECT 1 FROM chat.guests g WHERE g::text LIKE '%' || p.v || '%' AND g.id = 20)
     OR EXISTS (SELECT 1 FROM chat.chat_sessions s WHERE s.guest_id = 20 AND s::text LIKE '%' || p.v || '%')
-    OR EXISTS (SELECT 1 FROM chat.offline_leads l WHERE l.guest_id = 20 AND l::text LIKE '%' || p.v || '%');
-SELECT count(*) AS messages_left FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id
- WHERE s.guest_id = 20 AND m.body <> '[removed on request]';
+    OR EXISTS (SELECT 1 FROM chat.offline_leads l WHERE l.guest_id = 20 AND l::text LIKE '%' || p.v || '%')
+    OR EXISTS (SELECT 1 FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id
+                WHERE s.guest_id = 20 AND m.body ILIKE '%' || p.v || '%')
+    OR EXISTS (SELECT 1 FROM chat.notes n WHERE n.record_type = 'Guest' AND n.record_id = 20
+                                            AND n.body ILIKE '%' || p.v || '%');
+SELECT DISTINCT regexp_replace(m.body, '[0-9]+', 'N', 'g') AS guest_20_messages_now
+  FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = 20 ORDER BY 1;
 SELECT count(*) AS attachments_left FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
   JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = 20;
 SELECT count(*) AS events_left FROM chat.visitor_events WHERE guest_ref = 20;
@@ -91,8 +97,7 @@ SELECT name NOT LIKE '%@%' AND email = 'guest19@mail.example' AS referrer_untouc
 -- One conversation: anonymize_session.
 SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_session(31)->'tables') t;
-SELECT count(*) FILTER (WHERE body = '[removed on request]') AS erased, count(*) AS messages
-  FROM chat.messages WHERE session_id = 31;
+SELECT body FROM chat.messages WHERE session_id = 31 ORDER BY id;
 SELECT email = 'guest11@mail.example' AS guest_kept FROM chat.guests WHERE id = 11;
 
 -- id of any key type through the convenience wrappers, text literals too

@@ -1,0 +1,386 @@
+//! `scrub`: free text (chat messages, notes) keeps its words but loses the personal data inside it.
+//!
+//! 1. The erased subject's own identifiers — every value of their declared PII columns as stored before the
+//!    erasure (string values inside jsonb too) — are replaced wherever they occur, case-insensitively, as whole
+//!    words: each whole value and its URL-encoded form (`jan%40example.cz`); for names, addresses and
+//!    companies also each comma-separated segment and each word of at least 3 characters (name parts; street,
+//!    house number with its street, city), so `ORD-000123` survives while `Vinohradská` does not.
+//! 2. Generic patterns: e-mail addresses, IBANs, payment-card numbers (Luhn-checked), IPv6 and IPv4
+//!    addresses, phone numbers in international, Czech and Polish formats.
+//!
+//! Each is replaced by a typed placeholder (`[email]`, `[phone]`, `[name]`, `[iban]`, …). The regex crate
+//! matches in linear time, so no input can make scrubbing backtrack catastrophically.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::rc::Rc;
+use std::sync::LazyLock;
+
+use pgrx::prelude::*;
+use regex::{Captures, Regex};
+
+use super::{require_text, ExprParams, Options, Strategy};
+use crate::catalog::introspect::Column;
+use crate::error::Result;
+
+pub struct Scrub;
+
+impl Strategy for Scrub {
+    fn name(&self) -> &'static str {
+        "scrub"
+    }
+    fn validate(&self, table: &str, col: &Column, _options: &Options) -> Result<()> {
+        require_text("scrub", table, col)
+    }
+    fn erase_expr(&self, col: &Column, _options: &Options, sql: &mut ExprParams) -> Option<String> {
+        let (values, kinds) = sql.subject_identifiers();
+        Some(format!(
+            "gdpr._erase_scrub({}, {values}, {kinds})",
+            col.sql_name
+        ))
+    }
+}
+
+// --- generic patterns --------------------------------------------------------------------------------------
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[a-z0-9._%+\-]+(?:@|%40)[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,}")
+        .expect("valid regex")
+});
+static IBAN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+        .expect("valid regex")
+});
+static CARD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:[0-9][ \-]?){12,18}[0-9]\b").expect("valid regex"));
+static IPV6: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:[0-9a-f]{1,4})?(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?")
+        .expect("valid regex")
+});
+static IPV4: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\b")
+        .expect("valid regex")
+});
+/// International (+420 601 234 567, 0048 601-234-567, +1 (555) 123-4567) and national 9-digit formats
+/// (601 234 567, 601-234-567, 601234567, Polish landlines 22 123 45 67).
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:\+|\b00)[0-9]{1,3}(?:[ .\-/]?\(?[0-9]{1,4}\)?){2,5}",
+        r"|\b[0-9]{3}[ .\-]?[0-9]{3}[ .\-]?[0-9]{3}\b",
+        r"|\b[0-9]{2}[ .\-][0-9]{3}[ .\-][0-9]{2}[ .\-][0-9]{2}\b",
+    ))
+    .expect("valid regex")
+});
+
+fn luhn_valid(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                *d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn digits(s: &str) -> Vec<u32> {
+    s.chars().filter_map(|c| c.to_digit(10)).collect()
+}
+
+/// Replaces the generic patterns in `text`.
+pub fn scrub_patterns(text: &str) -> String {
+    let out = EMAIL.replace_all(text, "[email]");
+    let out = IBAN.replace_all(&out, "[iban]");
+    let out = CARD.replace_all(&out, |c: &Captures| {
+        let d = digits(&c[0]);
+        if (13..=19).contains(&d.len()) && luhn_valid(&d) {
+            "[card]".to_string()
+        } else {
+            c[0].to_string()
+        }
+    });
+    let out = IPV6.replace_all(&out, |c: &Captures| {
+        let candidate = c[0].split('%').next().unwrap_or_default();
+        if candidate.parse::<Ipv6Addr>().is_ok() {
+            "[ip]".to_string()
+        } else {
+            c[0].to_string()
+        }
+    });
+    let out = IPV4.replace_all(&out, "[ip]");
+    let out = PHONE.replace_all(&out, |c: &Captures| {
+        let n = digits(&c[0]).len();
+        if (9..=15).contains(&n) {
+            "[phone]".to_string()
+        } else {
+            c[0].to_string()
+        }
+    });
+    out.into_owned()
+}
+
+// --- the subject's own identifiers ---------------------------------------------------------------------------
+
+/// Percent-encoding as forms and URLs write it (unreserved characters kept).
+fn url_encoded(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The compiled matcher for one subject's identifiers.
+struct Identifiers {
+    regex: Option<Regex>,
+    /// Lower-cased needle → placeholder.
+    kinds: HashMap<String, String>,
+}
+
+impl Identifiers {
+    fn new(values: &[Option<String>], kinds: &[Option<String>]) -> Identifiers {
+        let mut needles: HashMap<String, String> = HashMap::new();
+        let mut add = |needle: &str, kind: &str| {
+            let needle = needle.trim();
+            if needle.chars().count() >= 3 {
+                needles
+                    .entry(needle.to_lowercase())
+                    .or_insert_with(|| format!("[{kind}]"));
+            }
+        };
+        for (value, kind) in values
+            .iter()
+            .zip(kinds.iter().chain(std::iter::repeat(&None)))
+        {
+            let (Some(value), kind) = (value, kind.as_deref().unwrap_or("redacted")) else {
+                continue;
+            };
+            add(value, kind);
+            add(&url_encoded(value), kind);
+            add(&url_encoded(value).replace("%20", "+"), kind);
+            // Parts only of values made of words (names, addresses, companies); a user agent's or a
+            // note's words are too common to hunt for one by one.
+            // Comma-separated segments too, so that "Vinohradská 12" goes with its short house number.
+            if matches!(kind, "name" | "address" | "company") {
+                for segment in value.split([',', ';']) {
+                    add(segment, kind);
+                }
+                for part in value.split(|c: char| c.is_whitespace() || ",;/|()".contains(c)) {
+                    add(part, kind);
+                }
+            }
+        }
+        let mut sorted: Vec<&String> = needles.keys().collect();
+        sorted.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        let pattern = sorted
+            .iter()
+            .map(|n| regex::escape(n))
+            .collect::<Vec<_>>()
+            .join("|");
+        let regex = (!sorted.is_empty())
+            .then(|| Regex::new(&format!("(?i)(?:{pattern})")).ok())
+            .flatten();
+        Identifiers {
+            regex,
+            kinds: needles,
+        }
+    }
+
+    /// Replaces whole-word occurrences (a needle that starts or ends with a letter or digit must not continue
+    /// a longer word there).
+    fn replace(&self, text: &str) -> String {
+        let Some(regex) = &self.regex else {
+            return text.to_string();
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for m in regex.find_iter(text) {
+            let before = text[..m.start()].chars().next_back();
+            let after = text[m.end()..].chars().next();
+            let first = m.as_str().chars().next();
+            let final_char = m.as_str().chars().next_back();
+            let glued = |edge: Option<char>, neighbour: Option<char>| {
+                edge.is_some_and(char::is_alphanumeric)
+                    && neighbour.is_some_and(char::is_alphanumeric)
+            };
+            if glued(first, before) || glued(final_char, after) {
+                continue;
+            }
+            out.push_str(&text[last..m.start()]);
+            let kind = self
+                .kinds
+                .get(&m.as_str().to_lowercase())
+                .map_or("[redacted]", String::as_str);
+            out.push_str(kind);
+            last = m.end();
+        }
+        out.push_str(&text[last..]);
+        out
+    }
+}
+
+/// The identifier values and kinds a compiled matcher was built from.
+type IdentifierKey = (Vec<Option<String>>, Vec<Option<String>>);
+
+thread_local! {
+    /// The identifiers of the subject being erased: compiled once per erasure, not once per row.
+    static LAST_IDENTIFIERS: RefCell<Option<(IdentifierKey, Rc<Identifiers>)>> = const { RefCell::new(None) };
+}
+
+fn identifiers(values: &[Option<String>], kinds: &[Option<String>]) -> Rc<Identifiers> {
+    LAST_IDENTIFIERS.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if let Some(((v, k), ids)) = cell.as_ref() {
+            if v == values && k == kinds {
+                return ids.clone();
+            }
+        }
+        let ids = Rc::new(Identifiers::new(values, kinds));
+        *cell = Some(((values.to_vec(), kinds.to_vec()), ids.clone()));
+        ids
+    })
+}
+
+/// Scrubs `text`: the subject's identifiers first (they may contain generic patterns), then the patterns.
+pub fn scrub(text: &str, values: &[Option<String>], kinds: &[Option<String>]) -> String {
+    let text = if values.is_empty() {
+        text.to_string()
+    } else {
+        identifiers(values, kinds).replace(text)
+    };
+    scrub_patterns(&text)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn _erase_scrub(
+    value: Option<&str>,
+    identifiers: Option<Vec<Option<String>>>,
+    kinds: Option<Vec<Option<String>>>,
+) -> Option<String> {
+    value.map(|v| {
+        scrub(
+            v,
+            &identifiers.unwrap_or_default(),
+            &kinds.unwrap_or_default(),
+        )
+    })
+}
+
+/// `gdpr.scrub(text)`: generic patterns only. Keyless, open to every role.
+#[pg_extern(name = "scrub", immutable, strict, parallel_safe)]
+fn scrub_text(value: &str) -> String {
+    scrub_patterns(value)
+}
+
+/// `gdpr.scrub(text, identifiers)`: also replaces the given identifiers (and their parts) by `[redacted]`.
+#[pg_extern(name = "scrub", immutable, parallel_safe)]
+fn scrub_text_with(
+    value: Option<&str>,
+    identifiers: Option<Vec<Option<String>>>,
+) -> Option<String> {
+    value.map(|v| scrub(v, &identifiers.unwrap_or_default(), &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> String {
+        scrub_patterns(text)
+    }
+
+    #[test]
+    fn generic_patterns() {
+        assert_eq!(
+            s("write to jan.novak@example.cz now"),
+            "write to [email] now"
+        );
+        assert_eq!(
+            s("form: email=jan%40example.cz&x=1"),
+            "form: email=[email]&x=1"
+        );
+        assert_eq!(
+            s("call +420 601 234 567 or 601234567"),
+            "call [phone] or [phone]"
+        );
+        assert_eq!(
+            s("Polish +48 601-234-567, landline 22 123 45 67"),
+            "Polish [phone], landline [phone]"
+        );
+        assert_eq!(s("card 4111 1111 1111 1111 ok"), "card [card] ok");
+        assert_eq!(
+            s("not a card 4111 1111 1111 1112"),
+            "not a card 4111 1111 1111 1112"
+        );
+        assert_eq!(s("IBAN CZ65 0800 0000 1920 0014 5399."), "IBAN [iban].");
+        assert_eq!(s("from 192.168.1.20 and 2001:db8::1"), "from [ip] and [ip]");
+    }
+
+    #[test]
+    fn ordinary_text_is_untouched() {
+        for text in [
+            "Order ORD-000123 shipped on 2026-03-14 at 15:09:26, total 1 234,50 Kč.",
+            "Meeting at 12:30, version 1.2.3, room 404.",
+            "Příliš žluťoučký kůň úpěl ďábelské ódy.",
+            "",
+        ] {
+            assert_eq!(s(text), text);
+        }
+    }
+
+    #[test]
+    fn subject_identifiers_whole_words_and_parts() {
+        let values = vec![
+            Some("Jan Novák".to_string()),
+            Some("jan@example.cz".to_string()),
+            Some("Vinohradská 12, Praha".to_string()),
+        ];
+        let kinds = vec![
+            Some("name".to_string()),
+            Some("email".to_string()),
+            Some("address".to_string()),
+        ];
+        let text = "Hi, I am JAN NOVÁK (novák), mail jan%40example.cz, I live at Vinohradská 12 in Praha. \
+                    Order ORD-000123, Janek and Novákova stay.";
+        assert_eq!(
+            scrub(text, &values, &kinds),
+            "Hi, I am [name] ([name]), mail [email], I live at [address] in [address]. \
+             Order ORD-000123, Janek and Novákova stay."
+        );
+    }
+
+    #[test]
+    fn no_planted_pattern_survives() {
+        for i in 0..2000u32 {
+            let email = format!("user{i}.x@mail{}.example.org", i % 7);
+            let phone = format!("+420 6{:02} {:03} {:03}", i % 100, i % 1000, (i * 7) % 1000);
+            let text = format!("msg {i}: reach me at {email} or {phone}, thanks");
+            let out = s(&text);
+            assert!(!out.contains(&email) && !out.contains(&phone), "{out}");
+            assert!(out.starts_with(&format!("msg {i}: reach me at ")), "{out}");
+        }
+    }
+
+    #[test]
+    fn long_text_is_linear() {
+        let text = "a@".repeat(50_000) + &"1 ".repeat(50_000);
+        let started = std::time::Instant::now();
+        let _ = s(&text);
+        assert!(started.elapsed().as_secs() < 5);
+    }
+}
