@@ -1,16 +1,16 @@
 -- The demo: one guest's rows in every table, before and after gdpr.anonymize_guest.
 \pset footer off
 \set guest 40
-\set show_rows 'SELECT ''guests'' AS "table", g::text AS "row" FROM chat.guests g WHERE id = :guest UNION ALL SELECT ''chat_sessions'', s::text FROM chat.chat_sessions s WHERE guest_id = :guest UNION ALL (SELECT ''messages'', m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest ORDER BY m.id LIMIT 6) UNION ALL SELECT ''attachments'', a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest UNION ALL SELECT ''offline_leads'', l::text FROM chat.offline_leads l WHERE guest_id = :guest UNION ALL SELECT ''visitor_events'', e::text FROM chat.visitor_events e WHERE guest_ref = :guest UNION ALL SELECT ''notes'', n::text FROM chat.notes n WHERE record_type = ''Guest'' AND record_id = :guest'
+\set show_rows 'SELECT ''guests'' AS "table", g::text AS "row" FROM chat.guests g WHERE id = :guest UNION ALL SELECT ''chat_sessions'', s::text FROM chat.chat_sessions s WHERE guest_id = :guest UNION ALL (SELECT ''messages'', m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest ORDER BY m.session_id, m.id LIMIT 8) UNION ALL SELECT ''attachments'', a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest UNION ALL SELECT ''offline_leads'', l::text FROM chat.offline_leads l WHERE guest_id = :guest UNION ALL SELECT ''visitor_events'', e::text FROM chat.visitor_events e WHERE guest_ref = :guest UNION ALL SELECT ''notes'', n::text FROM chat.notes n WHERE record_type = ''Guest'' AND record_id = :guest'
 
 \echo
-\echo '=== Guest' :guest 'before the erasure (first 6 messages shown) ==='
+\echo '=== Guest' :guest 'before the erasure (the 8 first messages of their first chat shown) ==='
 :show_rows;
 
 -- What the guest gave us, to prove afterwards that none of it is left in the rows tied to them.
 CREATE TEMP TABLE given AS
 SELECT DISTINCT v FROM (
-    SELECT unnest(ARRAY[name, email, phone, host(ip)]) FROM chat.guests WHERE id = :guest
+    SELECT unnest(ARRAY[name, email, phone, host(ip), metadata->>'address']) FROM chat.guests WHERE id = :guest
     UNION ALL SELECT unnest(ARRAY[host(visitor_ip), user_agent]) FROM chat.chat_sessions WHERE guest_id = :guest
     UNION ALL SELECT unnest(ARRAY[name, email, phone, message]) FROM chat.offline_leads WHERE guest_id = :guest
 ) x(v) WHERE v IS NOT NULL;

@@ -287,44 +287,78 @@ fn apply(
     Ok(())
 }
 
-/// Every value of the subject's declared PII columns as found (string values inside json too), for `scrub`.
-fn subject_identifiers(plan: &ErasurePlan, reach: &[Reach]) -> SubjectIdentifiers {
-    let mut ids = SubjectIdentifiers::default();
-    if !plan.needs_identifiers {
-        return ids;
-    }
-    let mut seen = HashSet::new();
-    let mut add = |value: String, kind: &str, ids: &mut SubjectIdentifiers| {
-        if !value.trim().is_empty() && seen.insert(value.clone()) {
-            ids.values.push(value);
-            ids.kinds.push(kind.to_string());
+/// Collects the subject's identifiers for `scrub`, without duplicates.
+struct Collector {
+    ids: SubjectIdentifiers,
+    seen: HashSet<String>,
+}
+
+impl Collector {
+    fn add(&mut self, value: String, kind: &str) {
+        if !value.trim().is_empty() && self.seen.insert(value.clone()) {
+            self.ids.values.push(value);
+            self.ids.kinds.push(kind.to_string());
         }
+    }
+
+    /// A column's text; for json columns every string inside, typed by its key when the key says more
+    /// ("address", "email") than the column's name.
+    fn add_column(&mut self, text: &str, kind: &str, json: bool) {
+        if !json {
+            return self.add(text.to_string(), kind);
+        }
+        let mut strings = Vec::new();
+        if let Ok(v) = serde_json::from_str::<Value>(text) {
+            json_strings(&v, None, &mut strings);
+        }
+        for (s, key) in strings {
+            let by_key = key.map_or("redacted", |k| strategy::identifier_kind("", &k));
+            self.add(s, if by_key == "redacted" { kind } else { by_key });
+        }
+    }
+}
+
+/// Every value of the subject's declared PII columns as found before the erasure — in the rows reached and in
+/// the rows the subject's own row references (a session's guest) — for `scrub`.
+fn subject_identifiers(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    reach: &[Reach],
+) -> Result<SubjectIdentifiers> {
+    let mut found = Collector {
+        ids: SubjectIdentifiers::default(),
+        seen: HashSet::new(),
     };
+    if !plan.needs_identifiers {
+        return Ok(found.ids);
+    }
     for (table, r) in plan.tables.iter().zip(reach) {
         for row in &r.rows {
             for (pos, kind, json) in &table.identifier_columns {
-                let Some(text) = &row[pos + 2] else { continue };
-                if *json {
-                    let mut strings = Vec::new();
-                    if let Ok(v) = serde_json::from_str::<Value>(text) {
-                        json_strings(&v, None, &mut strings);
-                    }
-                    // A key such as "address" or "email" says more than the column's name.
-                    for (s, key) in strings {
-                        let by_key = key.map_or("redacted", |k| strategy::identifier_kind("", &k));
-                        add(
-                            s,
-                            if by_key == "redacted" { kind } else { by_key },
-                            &mut ids,
-                        );
-                    }
-                } else {
-                    add(text.clone(), kind, &mut ids);
+                if let Some(text) = &row[pos + 2] {
+                    found.add_column(text, kind, *json);
                 }
             }
         }
     }
-    ids
+    for source in &plan.identifier_sources {
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); source.root_values.len()];
+        for row in &reach[0].rows {
+            for (c, pos) in columns.iter_mut().zip(&source.root_values) {
+                c.push(row[pos + 2].clone());
+            }
+        }
+        let types = vec![TEXT_ARRAY; columns.len()];
+        let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+        for row in fetch(client, &source.select, &types, &args)? {
+            for (value, (kind, json)) in row.iter().zip(&source.columns) {
+                if let Some(text) = value {
+                    found.add_column(text, kind, *json);
+                }
+            }
+        }
+    }
+    Ok(found.ids)
 }
 
 /// String leaves of a json value with the object key they sit under (the nearest one, for arrays).
@@ -410,7 +444,7 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
         if !reach[0].rows.is_empty() {
             check_delete_conflicts(&plan, &edge_counts)?;
             if !dry_run {
-                let ids = subject_identifiers(&plan, &reach);
+                let ids = subject_identifiers(client, &plan, &reach)?;
                 apply(client, &plan, &reach, &ids)?;
             }
         }

@@ -78,9 +78,18 @@ pub fn load_references() -> Result<Vec<Reference>> {
     })
 }
 
-/// Tables whose rows can belong to a row of `root`, in breadth-first order (root first), and the references
-/// among them.
-pub fn reachable(root: pg_sys::Oid, refs: Vec<Reference>) -> (Vec<pg_sys::Oid>, Vec<Reference>) {
+/// The tables reachable from `root` and what connects them.
+pub struct Reach {
+    /// Tables whose rows can belong to a row of `root`, breadth-first (root first).
+    pub order: Vec<pg_sys::Oid>,
+    /// References among those tables.
+    pub refs: Vec<Reference>,
+    /// References from `root` to tables outside the reach (a session's guest): never changed by an erasure,
+    /// but their personal data is what `scrub` looks for in the subject's free text.
+    pub up: Vec<Reference>,
+}
+
+pub fn reachable(root: pg_sys::Oid, refs: Vec<Reference>) -> Reach {
     let mut order = vec![root];
     let mut seen: HashSet<pg_sys::Oid> = HashSet::from([root]);
     let mut queue = VecDeque::from([root]);
@@ -92,9 +101,13 @@ pub fn reachable(root: pg_sys::Oid, refs: Vec<Reference>) -> (Vec<pg_sys::Oid>, 
             }
         }
     }
-    let used = refs
+    let (used, rest): (Vec<Reference>, Vec<Reference>) = refs
         .into_iter()
-        .filter(|r| seen.contains(&r.parent) && seen.contains(&r.child))
-        .collect();
-    (order, used)
+        .partition(|r| seen.contains(&r.parent) && seen.contains(&r.child));
+    let up = rest.into_iter().filter(|r| r.child == root).collect();
+    Reach {
+        order,
+        refs: used,
+        up,
+    }
 }

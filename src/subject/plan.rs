@@ -90,6 +90,19 @@ pub struct ErasurePlan {
     pub delete_order: Vec<usize>,
     /// Some column is scrubbed: the subject's identifiers must be collected while finding rows.
     pub needs_identifiers: bool,
+    /// Parent rows of the subject outside the reach (a session's guest) whose PII `scrub` also looks for.
+    pub identifier_sources: Vec<IdentifierSource>,
+}
+
+/// Reads the declared PII of the rows the subject's row references (never changes them).
+#[derive(Debug)]
+pub struct IdentifierSource {
+    /// `SELECT <pii columns as text> FROM parent WHERE <parent columns match $1..>`.
+    pub select: String,
+    /// Positions (in the root's fetched row) of the referencing columns.
+    pub root_values: Vec<usize>,
+    /// Placeholder kind and json-ness of each selected column.
+    pub columns: Vec<(&'static str, bool)>,
 }
 
 pub const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
@@ -221,7 +234,7 @@ fn position(fetched: &mut Vec<Column>, col: &Column) -> usize {
 
 pub fn build(kind: &str) -> Result<ErasurePlan> {
     let root = subject_table(kind)?;
-    let (order, refs) = graph::reachable(root, graph::load_references()?);
+    let graph::Reach { order, refs, up } = graph::reachable(root, graph::load_references()?);
     let decl = load_declarations()?;
     let index: HashMap<pg_sys::Oid, usize> =
         order.iter().enumerate().map(|(i, o)| (*o, i)).collect();
@@ -263,6 +276,53 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         identifier_columns.push(identifiers);
         tables_info.push((table, fetched, identity, pk));
     }
+    let mut identifier_sources = Vec::new();
+    if needs_identifiers {
+        for r in &up {
+            let parent = introspect::table(r.parent)?;
+            let mut selected = Vec::new();
+            for (col_name, strategy_name, _) in decl.policies.get(&r.parent).into_iter().flatten() {
+                if strategy_name == "keep" || strategy_name == "scrub" {
+                    continue;
+                }
+                let Ok(col) = introspect::column(&parent, col_name) else {
+                    continue;
+                };
+                let json = col.type_sql == "jsonb" || col.type_sql == "json";
+                if col.category == "S" || json {
+                    selected.push((
+                        col,
+                        strategy::identifier_kind(strategy_name, col_name),
+                        json,
+                    ));
+                }
+            }
+            if selected.is_empty() {
+                continue;
+            }
+            let parent_cols = introspect::columns(&parent, &r.parent_cols)?;
+            let child_cols = introspect::columns(&tables_info[0].0, &r.child_cols)?;
+            let root_values = child_cols
+                .iter()
+                .map(|c| position(&mut tables_info[0].1, c))
+                .collect();
+            let list: Vec<String> = selected
+                .iter()
+                .map(|(c, _, _)| format!("t.{}::text", c.sql_name))
+                .collect();
+            identifier_sources.push(IdentifierSource {
+                select: format!(
+                    "SELECT {} FROM {} AS t WHERE {}",
+                    list.join(", "),
+                    parent.sql_name,
+                    match_values(&parent_cols.iter().collect::<Vec<_>>(), 1)
+                ),
+                root_values,
+                columns: selected.iter().map(|(_, k, j)| (*k, *j)).collect(),
+            });
+        }
+    }
+
     let root_key_len = tables_info[0].3.len();
     if root_key_len == 0 {
         return Err(GdprError::InvalidDefinition(format!(
@@ -445,6 +505,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         root_key_types,
         delete_order,
         needs_identifiers,
+        identifier_sources,
     })
 }
 

@@ -94,7 +94,8 @@ SELECT (SELECT sum FROM era.others_before) = era.others_checksum() AS other_gues
 -- The referral (guest 20 was referred by guest 19) is excluded: guest 19 is untouched.
 SELECT name NOT LIKE '%@%' AND email = 'guest19@mail.example' AS referrer_untouched FROM chat.guests WHERE id = 19;
 
--- One conversation: anonymize_session.
+-- One conversation: anonymize_session. The guest row stays, but the guest's name, e-mail, phone and address
+-- are scrubbed from the conversation too (identifiers of the rows the session references).
 SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_session(31)->'tables') t;
 SELECT body FROM chat.messages WHERE session_id = 31 ORDER BY id;
