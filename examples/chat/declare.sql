@@ -6,7 +6,8 @@ SELECT gdpr.declare_pii('chat.guests', 'name', 'fake_name');
 SELECT gdpr.declare_pii('chat.guests', 'email', 'fake_email');
 SELECT gdpr.declare_pii('chat.guests', 'phone', 'fake_phone');
 SELECT gdpr.declare_pii('chat.guests', 'ip', 'null');
-SELECT gdpr.declare_pii('chat.guests', 'metadata', 'null');
+SELECT gdpr.declare_pii('chat.guests', 'metadata', 'jsonb',
+                        '{"keys": {"address": "fake_address", "browser": "keep"}, "default": "null"}');
 SELECT gdpr.declare_pii('chat.guests', 'consent_version', 'keep');
 -- A referral points at another person: following it would erase the referrer too.
 SELECT gdpr.exclude_reference('chat.guests', '{referred_by_id}');

@@ -105,7 +105,7 @@ pub fn fake(
 
 pub struct FakeText(pub &'static str);
 
-fn locale_option(strategy: &str, options: &Options) -> Result<String> {
+pub(crate) fn locale_option(strategy: &str, options: &Options) -> Result<String> {
     match options.get("locale") {
         None => Ok("en".to_string()),
         Some(serde_json::Value::String(l)) if LOCALES.contains(&l.as_str()) => Ok(l.clone()),

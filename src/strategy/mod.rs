@@ -14,9 +14,10 @@ use crate::error::{GdprError, Result};
 mod constant;
 mod fake_email;
 mod fake_phone;
-mod fakes;
+pub(crate) mod fakes;
 mod generalize;
 mod hash;
+pub(crate) mod jsonb;
 mod keep;
 mod mask;
 mod null;
@@ -55,6 +56,7 @@ static STRATEGIES: &[&dyn Strategy] = &[
     &fake_phone::FakePhone,
     &generalize::Generalize,
     &scrub::Scrub,
+    &jsonb::Jsonb,
     &mask::Mask,
     &keep::Keep,
 ];

@@ -11,7 +11,7 @@ use pgrx::PgOid;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::plan::{Action, ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
+use super::plan::{Action, ErasurePlan, IdentifierColumn, Identity, PlanTable, TEXT_ARRAY};
 use crate::audit;
 use crate::cache;
 use crate::error::{GdprError, Result};
@@ -301,19 +301,33 @@ impl Collector {
         }
     }
 
-    /// A column's text; for json columns every string inside, typed by its key when the key says more
-    /// ("address", "email") than the column's name.
-    fn add_column(&mut self, text: &str, kind: &str, json: bool) {
-        if !json {
-            return self.add(text.to_string(), kind);
+    /// A column's text; for json columns every string inside (but those a `jsonb` policy keeps), typed by
+    /// its key when the key says more ("address", "email") than the column's name.
+    fn add_column(&mut self, text: &str, column: &IdentifierColumn) {
+        if !column.json {
+            return self.add(text.to_string(), column.kind);
         }
-        let mut strings = Vec::new();
-        if let Ok(v) = serde_json::from_str::<Value>(text) {
-            json_strings(&v, None, &mut strings);
-        }
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        let strings = match &column.jsonb_rules {
+            Some(rules) => strategy::jsonb::personal_strings(&v, rules),
+            None => {
+                let mut all = Vec::new();
+                json_strings(&v, None, &mut all);
+                all
+            }
+        };
         for (s, key) in strings {
             let by_key = key.map_or("redacted", |k| strategy::identifier_kind("", &k));
-            self.add(s, if by_key == "redacted" { kind } else { by_key });
+            self.add(
+                s,
+                if by_key == "redacted" {
+                    column.kind
+                } else {
+                    by_key
+                },
+            );
         }
     }
 }
@@ -334,9 +348,9 @@ fn subject_identifiers(
     }
     for (table, r) in plan.tables.iter().zip(reach) {
         for row in &r.rows {
-            for (pos, kind, json) in &table.identifier_columns {
-                if let Some(text) = &row[pos + 2] {
-                    found.add_column(text, kind, *json);
+            for column in &table.identifier_columns {
+                if let Some(text) = &row[column.position + 2] {
+                    found.add_column(text, column);
                 }
             }
         }
@@ -351,9 +365,9 @@ fn subject_identifiers(
         let types = vec![TEXT_ARRAY; columns.len()];
         let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
         for row in fetch(client, &source.select, &types, &args)? {
-            for (value, (kind, json)) in row.iter().zip(&source.columns) {
-                if let Some(text) = value {
-                    found.add_column(text, kind, *json);
+            for column in &source.columns {
+                if let Some(text) = &row[column.position] {
+                    found.add_column(text, column);
                 }
             }
         }

@@ -11,6 +11,7 @@ use super::graph;
 use crate::catalog::introspect::{self, Column, Table};
 use crate::catalog::Policy;
 use crate::error::{GdprError, Result};
+use crate::strategy::Options;
 use crate::strategy::{self, Param};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +56,8 @@ pub struct PlanTable {
     pub identity_params: usize,
     /// `public.guests ← public.chat_sessions(guest_id) ← ...`: how the table was first reached.
     pub path: String,
-    /// Declared PII columns whose values `scrub` must look for: (position in the fetched row, placeholder
-    /// kind, whether the column is json/jsonb). Empty unless the plan scrubs.
-    pub identifier_columns: Vec<(usize, &'static str, bool)>,
+    /// Declared PII columns whose values `scrub` must look for. Empty unless the plan scrubs.
+    pub identifier_columns: Vec<IdentifierColumn>,
 }
 
 #[derive(Debug)]
@@ -94,6 +94,36 @@ pub struct ErasurePlan {
     pub identifier_sources: Vec<IdentifierSource>,
 }
 
+/// A declared PII column whose values `scrub` looks for.
+#[derive(Debug)]
+pub struct IdentifierColumn {
+    /// Position in the fetched row (or in an identifier source's row).
+    pub position: usize,
+    /// Placeholder kind (`email`, `name`, …).
+    pub kind: &'static str,
+    /// json/jsonb: look at the strings inside.
+    pub json: bool,
+    /// The options of a `jsonb` policy: strings under kept keys are not personal.
+    pub jsonb_rules: Option<Options>,
+}
+
+impl IdentifierColumn {
+    fn of(
+        position: usize,
+        col: &Column,
+        strategy_name: &str,
+        options: &Options,
+    ) -> Option<IdentifierColumn> {
+        let json = col.type_sql == "jsonb" || col.type_sql == "json";
+        (col.category == "S" || json).then(|| IdentifierColumn {
+            position,
+            kind: strategy::identifier_kind(strategy_name, &col.name),
+            json,
+            jsonb_rules: (strategy_name == "jsonb").then(|| options.clone()),
+        })
+    }
+}
+
 /// Reads the declared PII of the rows the subject's row references (never changes them).
 #[derive(Debug)]
 pub struct IdentifierSource {
@@ -101,8 +131,8 @@ pub struct IdentifierSource {
     pub select: String,
     /// Positions (in the root's fetched row) of the referencing columns.
     pub root_values: Vec<usize>,
-    /// Placeholder kind and json-ness of each selected column.
-    pub columns: Vec<(&'static str, bool)>,
+    /// What each selected column is (positions are column indexes of `select`).
+    pub columns: Vec<IdentifierColumn>,
 }
 
 pub const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
@@ -259,17 +289,21 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         };
         let mut identifiers = Vec::new();
         if needs_identifiers {
-            for (col_name, strategy_name, _) in decl.policies.get(oid).into_iter().flatten() {
+            for (col_name, strategy_name, options) in decl.policies.get(oid).into_iter().flatten() {
                 if strategy_name == "keep" || strategy_name == "scrub" {
                     continue;
                 }
                 let Ok(col) = introspect::column(&table, col_name) else {
                     continue;
                 };
-                let json = col.type_sql == "jsonb" || col.type_sql == "json";
-                if col.category == "S" || json {
-                    let kind = strategy::identifier_kind(strategy_name, &col.name);
-                    identifiers.push((position(&mut fetched, &col), kind, json));
+                if IdentifierColumn::of(0, &col, strategy_name, options).is_some() {
+                    let position = position(&mut fetched, &col);
+                    identifiers.extend(IdentifierColumn::of(
+                        position,
+                        &col,
+                        strategy_name,
+                        options,
+                    ));
                 }
             }
         }
@@ -281,20 +315,18 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         for r in &up {
             let parent = introspect::table(r.parent)?;
             let mut selected = Vec::new();
-            for (col_name, strategy_name, _) in decl.policies.get(&r.parent).into_iter().flatten() {
+            for (col_name, strategy_name, options) in
+                decl.policies.get(&r.parent).into_iter().flatten()
+            {
                 if strategy_name == "keep" || strategy_name == "scrub" {
                     continue;
                 }
                 let Ok(col) = introspect::column(&parent, col_name) else {
                     continue;
                 };
-                let json = col.type_sql == "jsonb" || col.type_sql == "json";
-                if col.category == "S" || json {
-                    selected.push((
-                        col,
-                        strategy::identifier_kind(strategy_name, col_name),
-                        json,
-                    ));
+                if let Some(ic) = IdentifierColumn::of(selected.len(), &col, strategy_name, options)
+                {
+                    selected.push((col, ic));
                 }
             }
             if selected.is_empty() {
@@ -308,7 +340,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
                 .collect();
             let list: Vec<String> = selected
                 .iter()
-                .map(|(c, _, _)| format!("t.{}::text", c.sql_name))
+                .map(|(c, _)| format!("t.{}::text", c.sql_name))
                 .collect();
             identifier_sources.push(IdentifierSource {
                 select: format!(
@@ -318,7 +350,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
                     match_values(&parent_cols.iter().collect::<Vec<_>>(), 1)
                 ),
                 root_values,
-                columns: selected.iter().map(|(_, k, j)| (*k, *j)).collect(),
+                columns: selected.into_iter().map(|(_, ic)| ic).collect(),
             });
         }
     }
