@@ -61,4 +61,12 @@ mod tests {
         assert_eq!(keyed_hash("jan@example.cz", b"key", Some(20)), h[..20]);
         assert_ne!(keyed_hash("jan@example.cz", b"other", None), h);
     }
+
+    #[test]
+    fn no_collisions_on_a_million_inputs_even_cut_to_16_digits() {
+        let mut seen = std::collections::HashSet::with_capacity(1_000_000);
+        for i in 0..1_000_000 {
+            assert!(seen.insert(keyed_hash(&format!("user{i}@example.cz"), b"k", Some(16))));
+        }
+    }
 }

@@ -246,19 +246,33 @@ fn apply(rule: &Rule, v: &Value, ctx: &Context<'_>) -> Value {
     }
 }
 
+/// The path of `key` under `path`, and the rule for it: by dotted path, else by key name, else inherited.
+fn child_rule<'a>(
+    spec: &'a Spec,
+    path: &str,
+    key: &str,
+    inherited: Option<&'a Rule>,
+) -> (String, Option<&'a Rule>) {
+    let child_path = if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    };
+    let by_path = spec.rules.iter().find(|(p, _)| *p == child_path);
+    let by_name = spec
+        .rules
+        .iter()
+        .find(|(p, _)| p == key && !p.contains('.'));
+    let rule = by_path.or(by_name).map(|(_, r)| r).or(inherited);
+    (child_path, rule)
+}
+
 fn walk(v: &Value, path: &str, inherited: Option<&Rule>, spec: &Spec, ctx: &Context<'_>) -> Value {
     match v {
         Value::Object(map) => {
             let mut out = Map::new();
             for (k, child) in map {
-                let child_path = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                let by_path = spec.rules.iter().find(|(p, _)| *p == child_path);
-                let by_name = spec.rules.iter().find(|(p, _)| p == k && !p.contains('.'));
-                let rule = by_path.or(by_name).map(|(_, r)| r).or(inherited);
+                let (child_path, rule) = child_rule(spec, path, k, inherited);
                 out.insert(k.clone(), walk(child, &child_path, rule, spec, ctx));
             }
             Value::Object(out)
@@ -288,14 +302,7 @@ pub fn personal_strings(value: &Value, options: &Options) -> Vec<(String, Option
         match v {
             Value::Object(map) => {
                 for (k, child) in map {
-                    let child_path = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    let by_path = spec.rules.iter().find(|(p, _)| *p == child_path);
-                    let by_name = spec.rules.iter().find(|(p, _)| p == k && !p.contains('.'));
-                    let r = by_path.or(by_name).map(|(_, r)| r).or(rule);
+                    let (child_path, r) = child_rule(spec, path, k, rule);
                     visit(child, &child_path, Some(k), r, spec, out);
                 }
             }
