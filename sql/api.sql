@@ -75,6 +75,7 @@ REVOKE ALL ON FUNCTION
     gdpr.fake_company(text),
     gdpr.fake_address(text),
     gdpr.fake_phone(text),
+    gdpr.pseudonymize_jsonb(jsonb, jsonb),
     gdpr.pseudonymize_table(regclass, integer),
     gdpr.pseudonymize_database(integer)
 FROM PUBLIC;
@@ -101,7 +102,7 @@ BEGIN
         'GRANT EXECUTE ON FUNCTION gdpr.pseudonymize_table(regclass, integer), gdpr.pseudonymize_database(integer),
              gdpr.hash(text), gdpr.fake_email(text), gdpr.fake_name(text), gdpr.fake_first_name(text),
              gdpr.fake_last_name(text), gdpr.fake_city(text), gdpr.fake_company(text), gdpr.fake_address(text),
-             gdpr.fake_phone(text) TO %I',
+             gdpr.fake_phone(text), gdpr.pseudonymize_jsonb(jsonb, jsonb) TO %I',
         role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;

@@ -19,7 +19,7 @@ use super::{
     fake_email, fake_phone, fakes, hash, int_option, mask, scrub, ExprParams, Options, Strategy,
 };
 use crate::catalog::introspect::Column;
-use crate::error::{GdprError, Result};
+use crate::error::{GdprError, OrReport, Result};
 
 pub struct Jsonb;
 
@@ -327,21 +327,21 @@ thread_local! {
     static LAST_SPEC: RefCell<Option<(String, Rc<Spec>)>> = const { RefCell::new(None) };
 }
 
-fn spec_for(text: &str) -> Rc<Spec> {
+fn spec_for(text: &str) -> Result<Rc<Spec>> {
     LAST_SPEC.with(|cell| {
         let mut cell = cell.borrow_mut();
         if let Some((t, s)) = cell.as_ref() {
             if t == text {
-                return s.clone();
+                return Ok(s.clone());
             }
         }
         let options = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(m)) => m,
             _ => Options::new(),
         };
-        let spec = Rc::new(parse(&options).unwrap_or_else(|e| e.report()));
+        let spec = Rc::new(parse(&options)?);
         *cell = Some((text.to_string(), spec.clone()));
-        spec
+        Ok(spec)
     })
 }
 
@@ -351,9 +351,15 @@ pub fn transform(
     key: &[u8],
     values: &[Option<String>],
     kinds: &[Option<String>],
-) -> Value {
-    let spec = spec_for(options_text);
-    walk(value, "", None, &spec, &Context { key, values, kinds })
+) -> Result<Value> {
+    let spec = spec_for(options_text)?;
+    Ok(walk(
+        value,
+        "",
+        None,
+        &spec,
+        &Context { key, values, kinds },
+    ))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -366,14 +372,29 @@ fn _erase_jsonb(
 ) -> Option<JsonB> {
     let spec_text = spec.0.to_string();
     value.map(|v| {
-        JsonB(transform(
-            &v.0,
-            &spec_text,
-            key,
-            &identifiers.unwrap_or_default(),
-            &kinds.unwrap_or_default(),
-        ))
+        JsonB(
+            transform(
+                &v.0,
+                &spec_text,
+                key,
+                &identifiers.unwrap_or_default(),
+                &kinds.unwrap_or_default(),
+            )
+            .or_report(),
+        )
     })
+}
+
+/// `gdpr.pseudonymize_jsonb(value, rules)`: the `jsonb` strategy on its own, with the database key (rules as in
+/// `declare_pii`). Not executable by PUBLIC: keyed.
+#[pg_extern(name = "pseudonymize_jsonb", stable, strict, parallel_restricted)]
+fn pseudonymize_jsonb(value: JsonB, rules: JsonB) -> JsonB {
+    if !rules.0.is_object() {
+        GdprError::InvalidParameter(format!("jsonb rules must be an object, got {}", rules.0))
+            .report();
+    }
+    let key = crate::key::database_key_or_report();
+    JsonB(transform(&value.0, &rules.0.to_string(), &key, &[], &[]).or_report())
 }
 
 #[cfg(test)]
@@ -396,7 +417,7 @@ mod tests {
     }
 
     fn run(value: Value, spec: Value) -> Value {
-        transform(&value, &spec.to_string(), b"k", &[], &[])
+        transform(&value, &spec.to_string(), b"k", &[], &[]).expect("valid spec")
     }
 
     #[test]

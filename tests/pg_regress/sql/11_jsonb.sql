@@ -45,4 +45,12 @@ SELECT profile FROM js.visitors WHERE id = 2;
 SELECT (gdpr.pseudonymize_table('js.visitors')->>'rows')::int AS rows;
 \set VERBOSITY default
 SELECT profile->>'email' = gdpr.fake_email('piotr@poczta.example') AS deterministic FROM js.visitors WHERE id = 2;
+-- standalone with the database key (not for PUBLIC)
+SELECT gdpr.pseudonymize_jsonb('{"email": "piotr@poczta.example", "ip": "10.1.2.3", "x": 1}',
+                               '{"keys": {"email": "fake_email", "ip": "generalize"}, "default": "keep"}')
+       = jsonb_build_object('email', gdpr.fake_email('piotr@poczta.example'), 'ip', '10.1.2.0/24', 'x', 1) AS standalone;
+SELECT regress.try($$SELECT gdpr.pseudonymize_jsonb('{}', '{"keys": {"a": "md5(a)"}}')$$);
+SET ROLE regress_intruder;
+SELECT regress.try($$SELECT gdpr.pseudonymize_jsonb('{}', '{"keys": {"a": "keep"}}')$$);
+RESET ROLE;
 DROP SCHEMA js CASCADE;
