@@ -157,7 +157,7 @@ impl Strategy for Jsonb {
         let spec = Value::Object(options.clone()).to_string();
         let (values, kinds) = sql.subject_identifiers();
         Some(format!(
-            "gdpr._erase_jsonb({}, {}, CAST({} AS jsonb), {values}, {kinds})",
+            "gdpr._erase_jsonb({}, {}, {}, {values}, {kinds})",
             col.sql_name,
             sql.key(),
             sql.text(spec)
@@ -362,20 +362,21 @@ pub fn transform(
     ))
 }
 
+/// Internal: the rules arrive as the text the plan stored, so they are parsed once per statement (`spec_for`),
+/// not re-serialized for every row.
 #[pg_extern(immutable, parallel_safe)]
 fn _erase_jsonb(
     value: Option<JsonB>,
     key: &[u8],
-    spec: JsonB,
+    rules: &str,
     identifiers: Option<Vec<Option<String>>>,
     kinds: Option<Vec<Option<String>>>,
 ) -> Option<JsonB> {
-    let spec_text = spec.0.to_string();
     value.map(|v| {
         JsonB(
             transform(
                 &v.0,
-                &spec_text,
+                rules,
                 key,
                 &identifiers.unwrap_or_default(),
                 &kinds.unwrap_or_default(),

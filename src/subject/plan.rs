@@ -108,20 +108,38 @@ pub struct IdentifierColumn {
 }
 
 impl IdentifierColumn {
-    fn of(
+    fn new(
         position: usize,
         col: &Column,
         strategy_name: &str,
         options: &Options,
-    ) -> Option<IdentifierColumn> {
-        let json = col.type_sql == "jsonb" || col.type_sql == "json";
-        (col.category == "S" || json).then(|| IdentifierColumn {
+    ) -> IdentifierColumn {
+        IdentifierColumn {
             position,
             kind: strategy::identifier_kind(strategy_name, &col.name),
-            json,
+            json: col.type_sql == "jsonb" || col.type_sql == "json",
             jsonb_rules: (strategy_name == "jsonb").then(|| options.clone()),
-        })
+        }
     }
+}
+
+/// The declared PII columns of `table` whose values are identifiers for `scrub`: text and json columns with a
+/// policy that changes them (not `keep`, and not `scrub` itself), with their strategy and options.
+fn identifier_sources_of<'a>(
+    table: &Table,
+    policies: Option<&'a Vec<Policy>>,
+) -> Vec<(Column, &'a str, &'a Options)> {
+    policies
+        .into_iter()
+        .flatten()
+        .filter(|(_, strategy_name, _)| strategy_name != "keep" && strategy_name != "scrub")
+        .filter_map(|(col_name, strategy_name, options)| {
+            let col = introspect::column(table, col_name).ok()?;
+            let text_like =
+                col.category == "S" || col.type_sql == "jsonb" || col.type_sql == "json";
+            text_like.then_some((col, strategy_name.as_str(), options))
+        })
+        .collect()
 }
 
 /// Reads the declared PII of the rows the subject's row references (never changes them).
@@ -289,22 +307,16 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         };
         let mut identifiers = Vec::new();
         if needs_identifiers {
-            for (col_name, strategy_name, options) in decl.policies.get(oid).into_iter().flatten() {
-                if strategy_name == "keep" || strategy_name == "scrub" {
-                    continue;
-                }
-                let Ok(col) = introspect::column(&table, col_name) else {
-                    continue;
-                };
-                if IdentifierColumn::of(0, &col, strategy_name, options).is_some() {
-                    let position = position(&mut fetched, &col);
-                    identifiers.extend(IdentifierColumn::of(
-                        position,
-                        &col,
-                        strategy_name,
-                        options,
-                    ));
-                }
+            for (col, strategy_name, options) in
+                identifier_sources_of(&table, decl.policies.get(oid))
+            {
+                let position = position(&mut fetched, &col);
+                identifiers.push(IdentifierColumn::new(
+                    position,
+                    &col,
+                    strategy_name,
+                    options,
+                ));
             }
         }
         identifier_columns.push(identifiers);
@@ -314,21 +326,15 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
     if needs_identifiers {
         for r in &up {
             let parent = introspect::table(r.parent)?;
-            let mut selected = Vec::new();
-            for (col_name, strategy_name, options) in
-                decl.policies.get(&r.parent).into_iter().flatten()
-            {
-                if strategy_name == "keep" || strategy_name == "scrub" {
-                    continue;
-                }
-                let Ok(col) = introspect::column(&parent, col_name) else {
-                    continue;
-                };
-                if let Some(ic) = IdentifierColumn::of(selected.len(), &col, strategy_name, options)
-                {
-                    selected.push((col, ic));
-                }
-            }
+            let selected: Vec<(Column, IdentifierColumn)> =
+                identifier_sources_of(&parent, decl.policies.get(&r.parent))
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (col, strategy_name, options))| {
+                        let ic = IdentifierColumn::new(i, &col, strategy_name, options);
+                        (col, ic)
+                    })
+                    .collect();
             if selected.is_empty() {
                 continue;
             }
