@@ -106,3 +106,100 @@ BEGIN
         role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;
+
+-- Consent ------------------------------------------------------------------------------------------------------
+
+-- Consent texts are published by the DBA (or a role granted consent administration); a referenced text's
+-- wording can no longer change (sql/consent.sql), only be retired in favour of a new version.
+CREATE FUNCTION gdpr.publish_consent_text(purpose text, version text, body text, privacy_policy_url text,
+                                          language text DEFAULT 'en') RETURNS bigint
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO gdpr.consent_text (purpose, version, body, privacy_policy_url, language)
+    VALUES (purpose, version, body, privacy_policy_url, language) RETURNING id
+$$;
+CREATE FUNCTION gdpr.retire_consent_text(text_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE gdpr.consent_text SET active = false WHERE id OPERATOR(pg_catalog.=) text_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'gdpr: consent text % does not exist', text_id USING ERRCODE = 'P0002';
+    END IF;
+END $$;
+
+-- Whether the subject's current consent covers `purpose`; whether consent `consent_id` is for `purpose` and
+-- not withdrawn.
+CREATE FUNCTION gdpr.has_consent(subject_kind text, subject_id text, purpose text) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM gdpr.current_consents c
+                    WHERE c.subject_kind OPERATOR(pg_catalog.=) $1 AND c.subject_id OPERATOR(pg_catalog.=) $2
+                      AND c.purpose OPERATOR(pg_catalog.=) $3)
+$$;
+CREATE FUNCTION gdpr.has_consent(consent_id bigint, purpose text) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id OPERATOR(pg_catalog.=) c.text_id
+                    WHERE c.id OPERATOR(pg_catalog.=) $1 AND t.purpose OPERATOR(pg_catalog.=) $2
+                      AND c.withdrawn_at IS NULL)
+$$;
+
+-- The requirements and the state of their trigger and foreign key: a trigger a table owner disabled or
+-- dropped shows here (and in gdpr.lint()).
+CREATE VIEW gdpr.consent_requirements AS
+SELECT r.tbl AS table_name, r.col AS column_name, r.purpose, r.on_withdraw, r.trigger_name,
+       CASE tg.tgenabled WHEN 'O' THEN 'enabled' WHEN 'A' THEN 'always' WHEN 'R' THEN 'replica only'
+                         WHEN 'D' THEN 'disabled' ELSE 'missing' END AS trigger_state,
+       (SELECT k.conname FROM pg_catalog.pg_constraint k
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
+                                       AND a.attname OPERATOR(pg_catalog.=) r.col
+         WHERE k.conrelid OPERATOR(pg_catalog.=) r.tbl AND k.contype OPERATOR(pg_catalog.=) 'f'
+           AND k.confrelid OPERATOR(pg_catalog.=) 'gdpr.consent'::pg_catalog.regclass
+           AND k.conkey OPERATOR(pg_catalog.=) ARRAY[a.attnum] LIMIT 1) AS foreign_key,
+       r.declared_at
+  FROM gdpr.consent_requirement r
+  LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid OPERATOR(pg_catalog.=) r.tbl
+                                    AND tg.tgname OPERATOR(pg_catalog.=) r.trigger_name;
+
+-- Trigger functions run only schema-qualified SQL; the pin protects the SQL they prepare all the same.
+ALTER FUNCTION gdpr._require_consent() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION gdpr._refuse_erased() SET search_path = pg_catalog, pg_temp;
+
+-- Consent texts are public documents; whose consent is where is not. Table owners may point a FOREIGN KEY at
+-- a consent (require_consent adds one as the table owner).
+GRANT SELECT ON gdpr.consent_text, gdpr.consent_requirement, gdpr.consent_requirements TO PUBLIC;
+GRANT REFERENCES (id) ON gdpr.consent TO PUBLIC;
+REVOKE ALL ON FUNCTION
+    gdpr.grant_consent(bigint, text, text, text),
+    gdpr.withdraw_consent(bigint),
+    gdpr.has_consent(text, text, text),
+    gdpr.has_consent(bigint, text),
+    gdpr.publish_consent_text(text, text, text, text, text),
+    gdpr.retire_consent_text(bigint),
+    gdpr._require_consent(),
+    gdpr._refuse_erased(),
+    gdpr._consent_text_is_immutable(),
+    gdpr._consent_is_append_only()
+FROM PUBLIC;
+-- The triggers run as whoever writes the guarded table: they must stay callable by every role.
+GRANT EXECUTE ON FUNCTION gdpr._require_consent(), gdpr._refuse_erased() TO PUBLIC;
+
+-- Lets `role` (the application) record and withdraw consents and ask who consented.
+CREATE FUNCTION gdpr.grant_consent_recording(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.grant_consent(bigint, text, text, text), gdpr.withdraw_consent(bigint),
+             gdpr.has_consent(text, text, text), gdpr.has_consent(bigint, text) TO %I', role::text);
+    EXECUTE pg_catalog.format(
+        'GRANT SELECT ON gdpr.consent, gdpr.current_consents, gdpr.marketing_consents TO %I', role::text);
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_consent_recording(regrole) FROM PUBLIC;
+
+-- Lets `role` publish and retire consent texts.
+CREATE FUNCTION gdpr.grant_consent_administration(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.publish_consent_text(text, text, text, text, text),
+             gdpr.retire_consent_text(bigint) TO %I', role::text);
+    EXECUTE pg_catalog.format('GRANT INSERT, UPDATE (active) ON gdpr.consent_text TO %I', role::text);
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_consent_administration(regrole) FROM PUBLIC;

@@ -75,6 +75,19 @@ CREATE TABLE gdpr.key (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- Rows an erasure changed that other rows reference (and every subject row erased): the erased-subject guard
+-- (src/subject/guard.rs) refuses later writes that reference them, so a late message for an erased guest's
+-- chat cannot bring personal data back. `cols` are the referenced columns, `key` their values as a JSON array
+-- of their text forms. No personal data: keys only.
+CREATE TABLE gdpr.erased_row (
+    tbl         regclass NOT NULL,
+    cols        text[] NOT NULL,
+    key         text NOT NULL,
+    erasure_id  uuid NOT NULL,
+    erased_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tbl, cols, key)
+);
+
 -- pg_dump keeps the declarations (the config tables) and the audit log.
 SELECT pg_catalog.pg_extension_config_dump('gdpr.subject', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.pii_policy', '');
@@ -82,6 +95,7 @@ SELECT pg_catalog.pg_extension_config_dump('gdpr.erase_action', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.link', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_reference', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erasure_log', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.erased_row', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.link', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.erasure_log', 'id'), '');
 
@@ -118,12 +132,15 @@ BEGIN
             DELETE FROM gdpr.erase_action WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.link WHERE child::oid = d.objid OR parent::oid = d.objid;
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid;
+            DELETE FROM gdpr.erased_row WHERE tbl::oid = d.objid;
+            DELETE FROM gdpr.consent_requirement WHERE tbl::oid = d.objid;
         ELSE
             DELETE FROM gdpr.pii_policy WHERE tbl::oid = d.objid AND col = d.address_names[3];
             DELETE FROM gdpr.link
              WHERE (child::oid = d.objid AND (d.address_names[3] = ANY (child_cols) OR type_col = d.address_names[3]))
                 OR (parent::oid = d.objid AND d.address_names[3] = ANY (parent_cols));
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid AND d.address_names[3] = ANY (child_cols);
+            DELETE FROM gdpr.consent_requirement WHERE tbl::oid = d.objid AND col = d.address_names[3];
         END IF;
     END LOOP;
 END $$;

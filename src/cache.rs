@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::subject::guard::{self, Guard};
 use crate::subject::plan::{self, ErasurePlan};
 
 use pgrx::prelude::*;
@@ -25,6 +26,8 @@ thread_local! {
     static PLANS: RefCell<HashMap<String, Rc<ErasurePlan>>> = RefCell::new(HashMap::new());
     static STATEMENTS: RefCell<HashMap<String, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
     static KEY: RefCell<Option<Rc<Vec<u8>>>> = const { RefCell::new(None) };
+    static OWNER: RefCell<Option<pg_sys::Oid>> = const { RefCell::new(None) };
+    static GUARDS: RefCell<HashMap<pg_sys::Oid, Rc<Guard>>> = RefCell::new(HashMap::new());
 }
 
 /// Relcache invalidation callback: must not touch the catalogs, only mark the cache stale.
@@ -56,6 +59,8 @@ fn ensure_fresh() -> Result<()> {
         PLANS.with(|p| p.borrow_mut().clear());
         STATEMENTS.with(|s| s.borrow_mut().clear());
         KEY.with(|k| k.borrow_mut().take());
+        OWNER.with(|o| o.borrow_mut().take());
+        GUARDS.with(|g| g.borrow_mut().clear());
         WATCHED.with(|w| w.borrow_mut().clear());
     }
     if WATCHED.with(|w| w.borrow().is_empty()) {
@@ -81,17 +86,59 @@ fn config_tables() -> Result<Vec<pg_sys::Oid>> {
 
 /// The erasure plan for a subject kind, built on first use in this backend.
 pub fn plan_for(kind: &str) -> Result<Rc<ErasurePlan>> {
+    cached_plan(kind.to_string(), || plan::build(kind))
+}
+
+/// The erasure plan rooted at a table (rows collected under a withdrawn consent), labelled `kind`.
+pub fn plan_for_table(kind: &str, table: pg_sys::Oid) -> Result<Rc<ErasurePlan>> {
+    cached_plan(format!("{kind}\0{}", table.to_u32()), || {
+        plan::build_rooted(kind, table)
+    })
+}
+
+fn cached_plan(
+    cache_key: String,
+    build: impl FnOnce() -> Result<ErasurePlan>,
+) -> Result<Rc<ErasurePlan>> {
     ensure_fresh()?;
-    if let Some(p) = PLANS.with(|p| p.borrow().get(kind).cloned()) {
+    if let Some(p) = PLANS.with(|p| p.borrow().get(&cache_key).cloned()) {
         return Ok(p);
     }
-    let plan = Rc::new(plan::build(kind)?);
+    let plan = Rc::new(build()?);
     WATCHED.with(|w| {
         w.borrow_mut()
             .extend(plan.tables.iter().map(|t| t.table.oid))
     });
-    PLANS.with(|p| p.borrow_mut().insert(kind.to_string(), plan.clone()));
+    PLANS.with(|p| p.borrow_mut().insert(cache_key, plan.clone()));
     Ok(plan)
+}
+
+/// What the erased-subject guard checks for writes to `table`, built on first use in this backend.
+pub fn guard_for(table: pg_sys::Oid) -> Result<Rc<Guard>> {
+    ensure_fresh()?;
+    if let Some(g) = GUARDS.with(|g| g.borrow().get(&table).cloned()) {
+        return Ok(g);
+    }
+    let built = Rc::new(guard::build(table)?);
+    WATCHED.with(|w| {
+        let mut w = w.borrow_mut();
+        w.insert(table);
+        w.extend(built.watched());
+    });
+    GUARDS.with(|g| g.borrow_mut().insert(table, built.clone()));
+    Ok(built)
+}
+
+/// The extension owner's role, read once per backend (an ownership change of the extension's tables, as
+/// REASSIGN OWNED makes, invalidates it).
+pub fn extension_owner(load: impl FnOnce() -> Result<pg_sys::Oid>) -> Result<pg_sys::Oid> {
+    ensure_fresh()?;
+    if let Some(o) = OWNER.with(|o| *o.borrow()) {
+        return Ok(o);
+    }
+    let owner = load()?;
+    OWNER.with(|o| *o.borrow_mut() = Some(owner));
+    Ok(owner)
 }
 
 /// A prepared statement for `sql` with parameter types `types`, kept until the cache goes stale.

@@ -30,6 +30,16 @@ pub enum GdprError {
     InsufficientPrivilege(String),
     #[error("gdpr: {0}")]
     ObjectChanged(String),
+    #[error("gdpr: {0}")]
+    ObjectState(String),
+    #[error("gdpr: {0}")]
+    NotNullViolation(String),
+    #[error("gdpr: {0}")]
+    ForeignKeyViolation(String),
+    #[error("gdpr: {0}")]
+    CheckViolation(String),
+    #[error("gdpr: {0}")]
+    DependentObjects(String),
     #[error("gdpr: internal error: {0}")]
     Spi(#[from] pgrx::spi::SpiError),
     #[error("gdpr: internal error: {0}")]
@@ -51,6 +61,11 @@ impl GdprError {
             GdprError::NoDataFound(_) => ERRCODE_NO_DATA_FOUND,                // P0002
             GdprError::InsufficientPrivilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE, // 42501
             GdprError::ObjectChanged(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,  // 40001
+            GdprError::ObjectState(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, // 55000
+            GdprError::NotNullViolation(_) => ERRCODE_NOT_NULL_VIOLATION,      // 23502
+            GdprError::ForeignKeyViolation(_) => ERRCODE_FOREIGN_KEY_VIOLATION, // 23503
+            GdprError::CheckViolation(_) => ERRCODE_CHECK_VIOLATION,           // 23514
+            GdprError::DependentObjects(_) => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, // 2BP01
             GdprError::Spi(_) | GdprError::Json(_) => ERRCODE_INTERNAL_ERROR,  // XX000
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! * `catalog`  — declarations made by migrations (subjects, PII policies, erase actions, links), validated.
 //! * `strategy` — the fixed vocabulary of pseudonymization strategies, one small file each.
-//! * `subject`  — the reference graph, cached erasure plans and set-based erasure.
+//! * `subject`  — the reference graph, cached erasure plans, set-based erasure and the erased-subject guard.
+//! * `consent`  — consent texts and consents, the consent trigger and what withdrawing does.
 //! * `audit`    — the append-only erasure log.
 //! * `privilege`— ownership checks and the narrow switch to the extension owner for its own tables.
 //!
@@ -13,6 +14,7 @@ use pgrx::prelude::*;
 pub mod audit;
 pub mod cache;
 pub mod catalog;
+pub mod consent;
 pub mod error;
 pub mod key;
 pub mod privilege;
@@ -23,6 +25,7 @@ pub mod subject;
 pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/consent.sql", name = "consent");
 extension_sql_file!("../sql/api.sql", name = "api", finalize);
 
 #[pg_guard]

@@ -36,11 +36,13 @@ pub fn require_table_owner(table: &Table) -> Result<()> {
 }
 
 fn extension_owner() -> Result<pg_sys::Oid> {
-    Spi::get_one::<pg_sys::Oid>(
-        "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_gdpr'",
-    )?
-    .ok_or_else(|| {
-        GdprError::UndefinedObject("extension pg_gdpr is not installed in this database".into())
+    crate::cache::extension_owner(|| {
+        Spi::get_one::<pg_sys::Oid>(
+            "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_gdpr'",
+        )?
+        .ok_or_else(|| {
+            GdprError::UndefinedObject("extension pg_gdpr is not installed in this database".into())
+        })
     })
 }
 
@@ -60,7 +62,12 @@ impl Drop for RestoreUser {
 /// Runs `f` with the extension owner's privileges, as a local user-id change that `SET ROLE` cannot undo.
 /// `f` must only run fixed statements against the extension's own tables.
 pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let owner = extension_owner()?;
+    as_role(extension_owner()?, f)
+}
+
+/// Runs `f` as `role` (a table's owner, as PostgreSQL's foreign-key checks do), row security not forced.
+pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let owner = role;
     let mut user = pg_sys::Oid::INVALID;
     let mut context = 0;
     // SAFETY: plain reads/writes of the backend's current user id, restored by the guard.
@@ -70,7 +77,8 @@ pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
             owner,
             context
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+                | pg_sys::SECURITY_NOFORCE_RLS as i32,
         );
     }
     let _restore = RestoreUser { user, context };

@@ -27,6 +27,8 @@ pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
         )));
     }
     let table = introspect::table(oid)?;
+    // Rewriting every row is not a late write for an erased subject: the erased-subject guard stands aside.
+    let _own_writes = crate::subject::guard::engine_writes();
     let policies = catalog::policies()?.remove(&oid).unwrap_or_default();
     let pk = introspect::primary_key(&table)?;
     // Batched statements take the last key of the previous batch ($1) and the batch size ($2) first.

@@ -11,6 +11,7 @@ use pgrx::PgOid;
 use rand::Rng;
 use serde_json::{json, Value};
 
+use super::guard;
 use super::plan::{Action, ErasurePlan, IdentifierColumn, Identity, PlanTable, TEXT_ARRAY};
 use crate::audit;
 use crate::cache;
@@ -429,6 +430,45 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
         .filter(|v| !v.is_empty())
         .ok_or_else(|| GdprError::NullValue(format!("the {kind} id to erase must not be NULL")))?;
     let plan = cache::plan_for(kind)?;
+    erase_with(&plan, id, dry_run, started)
+}
+
+/// Erases the row of a table with primary key `id`, and everything tied to it (`kind` labels the report and
+/// the log). Used for the rows collected under a withdrawn consent.
+pub fn erase_row(kind: &str, table: pg_sys::Oid, id: Vec<String>) -> Result<Value> {
+    let plan = cache::plan_for_table(kind, table)?;
+    erase_with(&plan, id, false, Instant::now())
+}
+
+/// The keys of the erased rows other rows point at, per table and column set, for the erased-subject guard.
+fn markers(plan: &ErasurePlan, reach: &[Reach]) -> Vec<(pg_sys::Oid, Vec<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    for (t, r) in plan.tables.iter().zip(reach) {
+        for m in &t.markers {
+            let keys: Vec<String> = r
+                .rows
+                .iter()
+                .filter_map(|row| {
+                    let values: Option<Vec<&str>> =
+                        m.positions.iter().map(|p| row[p + 2].as_deref()).collect();
+                    values.map(|v| guard::marker_key(&v))
+                })
+                .collect();
+            if !keys.is_empty() {
+                out.push((t.table.oid, m.cols.clone(), keys));
+            }
+        }
+    }
+    out
+}
+
+fn erase_with(
+    plan: &ErasurePlan,
+    id: Vec<String>,
+    dry_run: bool,
+    started: Instant,
+) -> Result<Value> {
+    let kind = plan.kind.as_str();
     let subject_id = id.join(",");
     if id.len() != plan.root_key_len {
         return Err(GdprError::InvalidParameter(format!(
@@ -454,12 +494,13 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
     }
 
     let (reach, edge_counts) = Spi::connect_mut(|client| {
-        let (reach, edge_counts) = find_rows(client, &plan, &id, dry_run)?;
+        let (reach, edge_counts) = find_rows(client, plan, &id, dry_run)?;
         if !reach[0].rows.is_empty() {
-            check_delete_conflicts(&plan, &edge_counts)?;
+            check_delete_conflicts(plan, &edge_counts)?;
             if !dry_run {
-                let ids = subject_identifiers(client, &plan, &reach)?;
-                apply(client, &plan, &reach, &ids)?;
+                let ids = subject_identifiers(client, plan, &reach)?;
+                let _own_writes = guard::engine_writes();
+                apply(client, plan, &reach, &ids)?;
             }
         }
         Ok::<_, GdprError>((reach, edge_counts))
@@ -481,7 +522,10 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
         }));
     }
 
-    let tables = table_report(&plan, &reach, &edge_counts);
+    if !dry_run {
+        guard::record(&erasure_id, markers(plan, &reach))?;
+    }
+    let tables = table_report(plan, &reach, &edge_counts);
     let total: usize = reach.iter().map(|r| r.rows.len()).sum();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let log_tables: serde_json::Map<String, Value> = tables

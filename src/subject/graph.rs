@@ -29,7 +29,9 @@ const FOREIGN_KEYS: &str = "
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
       FROM pg_catalog.pg_constraint k
       JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+      JOIN pg_catalog.pg_class pc ON pc.oid = k.confrelid
      WHERE k.contype = 'f' AND k.conparentid = 0
+       AND pc.relnamespace <> 'gdpr'::regnamespace  -- consent references are not ownership
        AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
                                   'gdpr'::regnamespace)
        AND NOT EXISTS (SELECT 1 FROM gdpr.excluded_reference x

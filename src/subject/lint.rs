@@ -63,5 +63,72 @@ pub fn lint() -> Result<Vec<Finding>> {
             }),
         }
     }
+    lint_guard(&mut out)?;
+    lint_consent(&mut out)?;
     Ok(out)
+}
+
+/// Once the erased-subject guard is installed, a reachable table without it (added by a later migration)
+/// accepts late writes for erased subjects.
+fn lint_guard(out: &mut Vec<Finding>) -> Result<()> {
+    let Ok(tables) = super::guard::guarded_tables() else {
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    let mut any = false;
+    for oid in tables {
+        if super::guard::has_trigger(oid)? {
+            any = true;
+        } else {
+            missing.push(oid);
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    for oid in missing {
+        let table = crate::catalog::introspect::table(oid)?;
+        out.push(Finding {
+            kind: "guard".into(),
+            severity: "warning",
+            object: table.display.clone(),
+            message: format!(
+                "{} is reachable from a subject but has no erased-subject guard: run gdpr.guard_erased_subjects()",
+                table.display
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A consent requirement whose trigger or foreign key was dropped or disabled does not enforce anything.
+fn lint_consent(out: &mut Vec<Finding>) -> Result<()> {
+    Spi::connect(|client| {
+        for r in client.select(
+            "SELECT table_name::text || '.' || column_name::text, trigger_state, foreign_key IS NULL
+               FROM gdpr.consent_requirements
+              WHERE trigger_state NOT IN ('enabled', 'always') OR foreign_key IS NULL
+              ORDER BY 1",
+            None,
+            &[],
+        )? {
+            let object = r.get::<String>(1)?.unwrap_or_default();
+            let state = r.get::<String>(2)?.unwrap_or_default();
+            let no_fkey = r.get::<bool>(3)?.unwrap_or(false);
+            let problem = if no_fkey && matches!(state.as_str(), "enabled" | "always") {
+                "its FOREIGN KEY to gdpr.consent is missing".to_string()
+            } else {
+                format!("its consent trigger is {state}")
+            };
+            out.push(Finding {
+                kind: "consent".into(),
+                severity: "error",
+                object: object.clone(),
+                message: format!(
+                    "{object} requires consent but {problem}: run gdpr.require_consent again"
+                ),
+            });
+        }
+        Ok::<_, GdprError>(())
+    })
 }

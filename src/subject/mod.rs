@@ -1,7 +1,8 @@
 //! Data subjects: the reference graph, erasure plans and the erasure itself.
 
-mod erase;
+pub mod erase;
 pub mod graph;
+pub mod guard;
 mod lint;
 pub mod plan;
 
@@ -93,4 +94,12 @@ fn lint() -> TableIterator<
             .into_iter()
             .map(|f| (f.kind, f.severity.to_string(), f.object, f.message)),
     )
+}
+
+/// Installs the erased-subject guard on every table reachable from a declared subject (idempotent).
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn guard_erased_subjects(
+) -> TableIterator<'static, (name!(table_name, String), name!(installed_now, bool))> {
+    TableIterator::new(guard::install().or_report())
 }

@@ -2,7 +2,7 @@
 //! (from the keys of already-found parent rows) and that anonymize or delete them. Built from the catalogs
 //! once per backend and reused until a relevant catalog change (see `cache`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pgrx::prelude::*;
 use pgrx::PgOid;
@@ -58,6 +58,16 @@ pub struct PlanTable {
     pub path: String,
     /// Declared PII columns whose values `scrub` must look for. Empty unless the plan scrubs.
     pub identifier_columns: Vec<IdentifierColumn>,
+    /// Column sets other rows reference this table's rows by (the key for the root): an erasure records the
+    /// erased rows' values of each in `gdpr.erased_row` for the erased-subject guard.
+    pub markers: Vec<Marker>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Marker {
+    pub cols: Vec<String>,
+    /// Positions in the fetched row.
+    pub positions: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -192,6 +202,15 @@ impl PlanEdge {
     }
 }
 
+/// `FOR UPDATE` for rows that are deleted or referenced by other reached rows, `FOR NO KEY UPDATE` otherwise.
+fn row_lock(action: Action, referenced: bool) -> &'static str {
+    if action == Action::Delete || referenced {
+        "UPDATE"
+    } else {
+        "NO KEY UPDATE"
+    }
+}
+
 fn select_sql(table: &Table, fetched: &[Column], predicate: &str, lock: Option<&str>) -> String {
     let mut cols = vec![
         "t.ctid::text".to_string(),
@@ -280,8 +299,14 @@ fn position(fetched: &mut Vec<Column>, col: &Column) -> usize {
     }
 }
 
+/// The erasure plan of a declared subject kind.
 pub fn build(kind: &str) -> Result<ErasurePlan> {
-    let root = subject_table(kind)?;
+    build_rooted(kind, subject_table(kind)?)
+}
+
+/// An erasure plan rooted at any table with a primary key (`kind` labels reports and the log): erases the
+/// given rows and everything tied to them, e.g. the rows collected under a withdrawn consent.
+pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
     let graph::Reach { order, refs, up } = graph::reachable(root, graph::load_references()?);
     let decl = load_declarations()?;
     let index: HashMap<pg_sys::Oid, usize> =
@@ -387,6 +412,11 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         edge_child_cols.push(child_cols);
     }
 
+    // Rows other reached rows point at are locked FOR UPDATE, which waits for (and blocks) the FOR KEY SHARE
+    // locks that foreign-key checks and the erased-subject guard take: a concurrent insert of a row
+    // referencing them is either seen by this erasure or sees its markers (see guard.rs).
+    let referenced: HashSet<usize> = edges.iter().map(|(_, _, parent, _, _)| *parent).collect();
+
     // Statements (now that every table's fetched columns are known).
     let mut plan_edges = Vec::new();
     for ((r, child, parent, parent_values, disc_col), child_cols) in
@@ -408,11 +438,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
             .get(&table.oid)
             .copied()
             .unwrap_or(Action::Anonymize);
-        let lock = if child_action == Action::Delete {
-            "UPDATE"
-        } else {
-            "NO KEY UPDATE"
-        };
+        let lock = row_lock(child_action, referenced.contains(&child));
         plan_edges.push(PlanEdge {
             child,
             parent,
@@ -469,11 +495,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
         .get(&root)
         .copied()
         .unwrap_or(Action::Anonymize);
-    let root_lock = if root_action == Action::Delete {
-        "UPDATE"
-    } else {
-        "NO KEY UPDATE"
-    };
+    let root_lock = row_lock(root_action, true);
     let root_key_types = root_cols.iter().map(|c| c.type_sql.clone()).collect();
     let root_select_locked = select_sql(
         &tables_info[0].0,
@@ -484,9 +506,39 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
     let root_select_unlocked =
         select_sql(&tables_info[0].0, &tables_info[0].1, &root_predicate, None);
 
+    let mut markers: Vec<Vec<Marker>> = vec![Vec::new(); tables_info.len()];
+    if let Identity::Key(idx) = &tables_info[0].2 {
+        markers[0].push(Marker {
+            cols: idx
+                .iter()
+                .map(|i| tables_info[0].1[*i].name.clone())
+                .collect(),
+            positions: idx.clone(),
+        });
+    }
+    for e in &plan_edges {
+        if !markers[e.parent]
+            .iter()
+            .any(|m| m.positions == e.parent_values)
+        {
+            let fetched = &tables_info[e.parent].1;
+            markers[e.parent].push(Marker {
+                cols: e
+                    .parent_values
+                    .iter()
+                    .map(|p| fetched[*p].name.clone())
+                    .collect(),
+                positions: e.parent_values.clone(),
+            });
+        }
+    }
+
     let mut tables = Vec::new();
-    for (((table, fetched, identity, _), path), identifier_columns) in
-        tables_info.into_iter().zip(paths).zip(identifier_columns)
+    for ((((table, fetched, identity, _), path), identifier_columns), markers) in tables_info
+        .into_iter()
+        .zip(paths)
+        .zip(identifier_columns)
+        .zip(markers)
     {
         let action = decl
             .actions
@@ -529,6 +581,7 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
             identity_params,
             path,
             identifier_columns,
+            markers,
         });
     }
 

@@ -1,0 +1,252 @@
+//! Granting and withdrawing consents. The consent tables belong to the extension owner: these functions run as
+//! the caller and write them through fixed statements run as the owner (see privilege.rs), so an application
+//! role can record what a visitor agreed to but never edit or delete the record.
+
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+use crate::error::{GdprError, Result};
+use crate::privilege::{as_extension_owner, caller};
+use crate::subject::erase;
+
+/// Where a consent was given.
+pub const SOURCES: [&str; 5] = [
+    "web_chat_form",
+    "video_form",
+    "chatbot",
+    "offline_form",
+    "api",
+];
+
+pub fn grant(
+    text_id: i64,
+    source: &str,
+    subject_kind: Option<&str>,
+    subject_id: Option<&str>,
+) -> Result<i64> {
+    if !SOURCES.contains(&source) {
+        return Err(GdprError::InvalidParameter(format!(
+            "unknown consent source \"{source}\" (one of: {})",
+            SOURCES.join(", ")
+        )));
+    }
+    let subject = match (subject_kind, subject_id) {
+        (None, None) => None,
+        (Some(kind), Some(id)) => {
+            let declared = Spi::get_one_with_args::<bool>(
+                "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
+                &[kind.into()],
+            )?
+            .unwrap_or(false);
+            if !declared {
+                return Err(GdprError::UndefinedObject(format!(
+                    "no subject kind \"{kind}\" is declared (see gdpr.declare_subject)"
+                )));
+            }
+            Some((kind, id))
+        }
+        _ => {
+            return Err(GdprError::InvalidParameter(
+                "subject_kind and subject_id go together: give both or neither".into(),
+            ))
+        }
+    };
+    let (granted_by, _) = caller()?;
+    as_extension_owner(|| {
+        let text = Spi::connect(|client| {
+            let mut found = None;
+            for r in client.select(
+                "SELECT active, purpose, version FROM gdpr.consent_text WHERE id = $1 FOR KEY SHARE",
+                None,
+                &[text_id.into()],
+            )? {
+                found = Some((
+                    r.get::<bool>(1)?.unwrap_or(false),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                    r.get::<String>(3)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, GdprError>(found)
+        })?;
+        match text {
+            None => {
+                return Err(GdprError::NoDataFound(format!(
+                    "consent text {text_id} does not exist"
+                )))
+            }
+            Some((false, purpose, version)) => {
+                return Err(GdprError::ObjectState(format!(
+                    "consent text {text_id} ({purpose} version {version}) is no longer active: record consent to the active version"
+                )))
+            }
+            Some(_) => {}
+        }
+        let id = Spi::get_one_with_args::<i64>(
+            "INSERT INTO gdpr.consent (text_id, source, subject_kind, subject_id, granted_by)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                text_id.into(),
+                source.into(),
+                subject.map(|s| s.0).into(),
+                subject.map(|s| s.1).into(),
+                granted_by.as_str().into(),
+            ],
+        )?;
+        id.ok_or_else(|| GdprError::NoDataFound("consent was not recorded".into()))
+    })
+}
+
+/// A column whose rows need a consent, as declared by `gdpr.require_consent`.
+struct Requirement {
+    table: pg_sys::Oid,
+    display: String,
+    sql_name: String,
+    col: String,
+    col_sql: String,
+    on_withdraw: String,
+    /// The subject kind whose table this is, if any: withdrawing erases that subject.
+    subject_kind: Option<String>,
+}
+
+fn requirements(purpose: &str) -> Result<Vec<Requirement>> {
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for r in client.select(
+            "SELECT r.tbl::oid, pg_catalog.format('%I.%I', n.nspname, c.relname),
+                    n.nspname::text || '.' || c.relname::text, r.col::text,
+                    pg_catalog.quote_ident(r.col), r.on_withdraw,
+                    (SELECT s.kind FROM gdpr.subject s WHERE s.tbl = r.tbl ORDER BY s.kind LIMIT 1)
+               FROM gdpr.consent_requirement r
+               JOIN pg_catalog.pg_class c ON c.oid = r.tbl
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE r.purpose IS NULL OR r.purpose = $1
+              ORDER BY r.on_withdraw <> 'block', 3, 4",
+            None,
+            &[purpose.into()],
+        )? {
+            out.push(Requirement {
+                table: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                sql_name: r.get::<String>(2)?.unwrap_or_default(),
+                display: r.get::<String>(3)?.unwrap_or_default(),
+                col: r.get::<String>(4)?.unwrap_or_default(),
+                col_sql: r.get::<String>(5)?.unwrap_or_default(),
+                on_withdraw: r.get::<String>(6)?.unwrap_or_default(),
+                subject_kind: r.get::<String>(7)?,
+            });
+        }
+        Ok::<_, GdprError>(out)
+    })
+}
+
+/// The primary keys (as text, key order) of the rows of `req` collected under consent `id`.
+fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
+    let table = crate::catalog::introspect::table(req.table)?;
+    let pk = crate::catalog::introspect::primary_key(&table)?;
+    let select = if pk.is_empty() {
+        "t.ctid::text".to_string()
+    } else {
+        pk.iter()
+            .map(|c| format!("t.{}::text", c.sql_name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = format!(
+        "SELECT {select} FROM {} AS t WHERE t.{} = $1",
+        req.sql_name, req.col_sql
+    );
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for r in client.select(&sql, None, &[id.into()])? {
+            let width = pk.len().max(1);
+            let mut key = Vec::with_capacity(width);
+            for i in 1..=width {
+                key.push(r.get::<String>(i)?.unwrap_or_default());
+            }
+            out.push(key);
+        }
+        Ok::<_, GdprError>(out)
+    })
+}
+
+/// Withdraws consent `id`: refuses while `block` rows depend on it, erases the rows collected under it where
+/// the requirement says `anonymize`, keeps the rest — all in the caller's transaction.
+pub fn withdraw(id: i64) -> Result<Value> {
+    let (withdrawn_by, _) = caller()?;
+    // FOR UPDATE waits for inserts that are checking this consent right now (they hold FOR SHARE), so the
+    // rows they add are seen below; inserts that come later wait for this transaction and see the withdrawal.
+    let consent = as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            let mut found = None;
+            for r in client.update(
+                "SELECT t.purpose, c.withdrawn_at::text
+                   FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id = c.text_id
+                  WHERE c.id = $1 FOR UPDATE OF c",
+                None,
+                &[id.into()],
+            )? {
+                found = Some((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?));
+            }
+            Ok::<_, GdprError>(found)
+        })
+    })?;
+    let (purpose, withdrawn_at) =
+        consent.ok_or_else(|| GdprError::NoDataFound(format!("consent {id} does not exist")))?;
+    if let Some(at) = withdrawn_at {
+        return Ok(
+            json!({"consent_id": id, "purpose": purpose, "already_withdrawn": true,
+                         "withdrawn_at": at, "tables": []}),
+        );
+    }
+
+    let requirements = requirements(&purpose)?;
+    let mut dependents = Vec::with_capacity(requirements.len());
+    for req in &requirements {
+        let rows = dependent_rows(req, id)?;
+        if req.on_withdraw == "block" && !rows.is_empty() {
+            return Err(GdprError::DependentObjects(format!(
+                "consent {id} cannot be withdrawn: {} rows of {} depend on it through {} (on_withdraw => block)",
+                rows.len(),
+                req.display,
+                req.col
+            )));
+        }
+        dependents.push(rows);
+    }
+
+    let mut tables = Vec::new();
+    for (req, rows) in requirements.iter().zip(dependents) {
+        let mut erased_rows = 0u64;
+        if req.on_withdraw == "anonymize" {
+            for key in &rows {
+                let report = match &req.subject_kind {
+                    Some(kind) => {
+                        erase::erase(kind, key.iter().cloned().map(Some).collect(), false)?
+                    }
+                    None => erase::erase_row(&req.display, req.table, key.clone())?,
+                };
+                erased_rows += report["total_rows"].as_u64().unwrap_or(0);
+            }
+        }
+        tables.push(json!({
+            "table": req.display,
+            "column": req.col,
+            "on_withdraw": req.on_withdraw,
+            "rows": rows.len(),
+            "erased_rows": erased_rows,
+        }));
+    }
+
+    let withdrawn_at = as_extension_owner(|| {
+        Ok(Spi::get_one_with_args::<String>(
+            "UPDATE gdpr.consent SET withdrawn_at = pg_catalog.clock_timestamp(), withdrawn_by = $2
+              WHERE id = $1 RETURNING withdrawn_at::text",
+            &[id.into(), withdrawn_by.as_str().into()],
+        )?)
+    })?;
+    Ok(json!({
+        "consent_id": id,
+        "purpose": purpose,
+        "withdrawn_at": withdrawn_at,
+        "tables": tables,
+    }))
+}

@@ -1,0 +1,229 @@
+//! `gdpr.require_consent` / `gdpr.drop_consent_requirement`: called from migrations by the table's owner.
+//! Installs the consent trigger and a FOREIGN KEY to `gdpr.consent`, and records the requirement.
+
+use pgrx::prelude::*;
+
+use crate::catalog::introspect::{self, Table};
+use crate::error::{GdprError, Result};
+use crate::privilege::{as_extension_owner, require_table_owner};
+
+pub const ON_WITHDRAW: [&str; 3] = ["keep", "block", "anonymize"];
+
+/// `gdpr_consent_<col>`, cut to PostgreSQL's 63-byte identifiers on a character boundary.
+fn trigger_name(col: &str) -> String {
+    let mut name = format!("gdpr_consent_{col}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+fn fkey_name(table: &Table, col: &str) -> Result<String> {
+    // The name PostgreSQL itself would choose for the constraint, so it reads naturally in \d.
+    Ok(Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.left(c.relname::text || '_' || $2 || '_fkey', 63)
+           FROM pg_catalog.pg_class c WHERE c.oid = $1",
+        &[table.oid.into(), col.into()],
+    )?
+    .unwrap_or_default())
+}
+
+/// An existing FOREIGN KEY of exactly (col) to gdpr.consent, if any.
+fn existing_fkey(table: &Table, col: &str) -> Result<Option<String>> {
+    first_text(
+        "SELECT k.conname::text FROM pg_catalog.pg_constraint k
+           JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attname = $2
+          WHERE k.conrelid = $1 AND k.contype = 'f' AND k.confrelid = 'gdpr.consent'::regclass
+            AND k.conkey = ARRAY[a.attnum] AND k.conparentid = 0
+          ORDER BY 1 LIMIT 1",
+        &[table.oid.into(), col.into()],
+    )
+}
+
+/// The first column of the first row, None when there is no row (or it is NULL).
+fn first_text(sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Result<Option<String>> {
+    Spi::connect(|client| {
+        let mut rows = client.select(sql, Some(1), args)?;
+        Ok(match rows.next() {
+            Some(r) => r.get::<String>(1)?,
+            None => None,
+        })
+    })
+}
+
+fn has_trigger(table: &Table, name: &str) -> Result<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2 AND tgparentid = 0)",
+        &[table.oid.into(), name.into()],
+    )?
+    .unwrap_or(false))
+}
+
+pub fn require(
+    oid: pg_sys::Oid,
+    col: &str,
+    purpose: Option<&str>,
+    on_withdraw: &str,
+) -> Result<()> {
+    let table = introspect::table(oid)?;
+    require_table_owner(&table)?;
+    let column = introspect::column(&table, col)?;
+    if column.type_sql != "bigint" {
+        return Err(GdprError::DatatypeMismatch(format!(
+            "{}.{col} is {}: a consent reference must be bigint (it references gdpr.consent.id)",
+            table.display, column.type_sql
+        )));
+    }
+    if let Some(p) = purpose {
+        let valid = !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !p.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(GdprError::InvalidParameter(format!(
+                "consent purpose \"{p}\" for {}.{col} must be a lower-case identifier such as marketing",
+                table.display
+            )));
+        }
+    }
+    if !ON_WITHDRAW.contains(&on_withdraw) {
+        return Err(GdprError::InvalidParameter(format!(
+            "on_withdraw \"{on_withdraw}\" for {}.{col} must be one of: {}",
+            table.display,
+            ON_WITHDRAW.join(", ")
+        )));
+    }
+    if on_withdraw == "anonymize" && introspect::primary_key(&table)?.is_empty() {
+        return Err(GdprError::InvalidDefinition(format!(
+            "{} has no primary key: on_withdraw => anonymize needs one to erase the rows collected under a consent",
+            table.display
+        )));
+    }
+
+    // Recreated every time: re-running the migration repairs a dropped or changed trigger.
+    let trigger = trigger_name(col);
+    if has_trigger(&table, &trigger)? {
+        Spi::run(&format!(
+            "DROP TRIGGER {} ON {}",
+            quote_ident(&trigger)?,
+            table.sql_name
+        ))?;
+    }
+    let create = Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.format(
+            'CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW '
+            'EXECUTE FUNCTION gdpr._require_consent(%L, %L)', $1, $2, $3, $2, $4)",
+        &[
+            trigger.as_str().into(),
+            col.into(),
+            table.sql_name.as_str().into(),
+            purpose.unwrap_or("").into(),
+        ],
+    )?
+    .unwrap_or_default();
+    Spi::run(&create)?;
+
+    let previous = first_text(
+        "SELECT fkey_name::text FROM gdpr.consent_requirement WHERE tbl = $1 AND col = $2",
+        &[oid.into(), col.into()],
+    )?;
+    let fkey = match existing_fkey(&table, col)? {
+        // Ours from an earlier call, or the application's own: either way one is enough.
+        Some(name) => previous.filter(|p| *p == name),
+        None => {
+            let name = fkey_name(&table, col)?;
+            Spi::run(&format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES gdpr.consent (id)",
+                table.sql_name,
+                quote_ident(&name)?,
+                column.sql_name
+            ))?;
+            Some(name)
+        }
+    };
+
+    let missing = Spi::get_one::<i64>(&format!(
+        "SELECT count(*) FROM {} WHERE {} IS NULL",
+        table.sql_name, column.sql_name
+    ))?
+    .unwrap_or(0);
+    if missing > 0 {
+        warning!(
+            "gdpr: {missing} existing rows of {} have no consent in {col}; the requirement applies to rows inserted or changed from now on",
+            table.display
+        );
+    }
+
+    as_extension_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO gdpr.consent_requirement (tbl, col, purpose, on_withdraw, trigger_name, fkey_name)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (tbl, col) DO UPDATE
+                SET purpose = EXCLUDED.purpose, on_withdraw = EXCLUDED.on_withdraw,
+                    trigger_name = EXCLUDED.trigger_name, fkey_name = EXCLUDED.fkey_name,
+                    declared_at = now()",
+            &[
+                oid.into(),
+                col.into(),
+                purpose.into(),
+                on_withdraw.into(),
+                trigger.as_str().into(),
+                fkey.as_deref().into(),
+            ],
+        )?;
+        Ok(())
+    })
+}
+
+pub fn drop(oid: pg_sys::Oid, col: &str) -> Result<()> {
+    let table = introspect::table(oid)?;
+    require_table_owner(&table)?;
+    let row = Spi::connect(|client| {
+        let mut found = None;
+        for r in client.select(
+            "SELECT trigger_name::text, fkey_name::text FROM gdpr.consent_requirement
+              WHERE tbl = $1 AND col = $2",
+            None,
+            &[oid.into(), col.into()],
+        )? {
+            found = Some((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?));
+        }
+        Ok::<_, GdprError>(found)
+    })?;
+    let Some((trigger, fkey)) = row else {
+        return Err(GdprError::UndefinedObject(format!(
+            "{}.{col} has no consent requirement",
+            table.display
+        )));
+    };
+    if has_trigger(&table, &trigger)? {
+        Spi::run(&format!(
+            "DROP TRIGGER {} ON {}",
+            quote_ident(&trigger)?,
+            table.sql_name
+        ))?;
+    }
+    if let Some(fkey) =
+        fkey.filter(|f| existing_fkey(&table, col).ok().flatten().as_ref() == Some(f))
+    {
+        Spi::run(&format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            table.sql_name,
+            quote_ident(&fkey)?
+        ))?;
+    }
+    as_extension_owner(|| {
+        Spi::run_with_args(
+            "DELETE FROM gdpr.consent_requirement WHERE tbl = $1 AND col = $2",
+            &[oid.into(), col.into()],
+        )?;
+        Ok(())
+    })
+}
+
+fn quote_ident(name: &str) -> Result<String> {
+    Ok(
+        Spi::get_one_with_args::<String>("SELECT pg_catalog.quote_ident($1)", &[name.into()])?
+            .unwrap_or_default(),
+    )
+}
