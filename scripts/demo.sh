@@ -22,8 +22,8 @@ trap 'scripts/cluster.sh stop "$DIR"' EXIT
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$DIR/socket" -p "$PORT" -U postgres)
 "${PSQL[@]}" -c "CREATE DATABASE chat"
 echo "== loading examples/chat: schema, generated data, PII declarations"
-"${PSQL[@]}" -d chat -c "CREATE EXTENSION pg_gdpr" -f examples/chat/schema.sql -f examples/chat/data.sql \
-  -f examples/chat/declare.sql >/dev/null
+"${PSQL[@]}" -d chat -c "CREATE EXTENSION pg_gdpr" -f examples/chat/schema.sql -f examples/chat/declare.sql \
+  -f examples/chat/data.sql >/dev/null
 "${PSQL[@]}" -d chat -c "SELECT count(*) AS guests, (SELECT count(*) FROM chat.messages) AS messages FROM chat.guests"
 "${PSQL[@]}" -d chat -f examples/chat/demo.sql
 echo "== demo finished; cluster in $DIR stopped"

@@ -19,7 +19,7 @@ declarations="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
 
 "${psql[@]}" -c "DROP DATABASE IF EXISTS dump_src" -c "DROP DATABASE IF EXISTS dump_dst" -c "CREATE DATABASE dump_src"
 "${psql[@]}" -d dump_src -v guests=20 -c "CREATE EXTENSION pg_gdpr" -f examples/chat/schema.sql \
-  -f examples/chat/data.sql -f examples/chat/declare.sql >/dev/null
+  -f examples/chat/declare.sql -f examples/chat/data.sql >/dev/null
 "${psql[@]}" -d dump_src -c "SELECT gdpr.anonymize_guest(5)" >/dev/null
 before=$("${psql[@]}" -d dump_src -c "$declarations")
 

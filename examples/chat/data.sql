@@ -51,9 +51,36 @@ INSERT INTO chat.attachments (message_id, filename, bytes)
 SELECT m.id, 'photo-' || m.id || '.jpg', decode(md5(m.id::text), 'hex')
   FROM chat.messages m WHERE m.id % 7 = 0;
 
-INSERT INTO chat.offline_leads (guest_id, name, email, phone, message)
-SELECT g.id, g.name, g.email, g.phone, 'Please call me back, ' || g.name
+-- Consent texts (versioned; the 2023 contact-form text is retired) and the consents visitors gave.
+SELECT gdpr.publish_consent_text('offline_contact', '2023-01',
+         'We store your name, e-mail and phone to answer you.', 'https://shop.example/privacy/2023') AS old_text \gset
+SELECT gdpr.retire_consent_text(:old_text);
+SELECT gdpr.publish_consent_text('offline_contact', '2024-05',
+         'We store your name, e-mail and phone to answer your message, for 12 months.',
+         'https://shop.example/privacy') AS offline_text \gset
+SELECT gdpr.publish_consent_text('chatbot_leads', '2024-05',
+         'The assistant may keep your e-mail and phone so that an operator can contact you.',
+         'https://shop.example/privacy') AS chatbot_text \gset
+SELECT gdpr.publish_consent_text('marketing', '2024-05',
+         'Send me news and offers by e-mail. I can unsubscribe at any time.',
+         'https://shop.example/privacy') AS marketing_text \gset
+
+INSERT INTO chat.offline_leads (guest_id, name, email, phone, message, consent_id)
+SELECT g.id, g.name, g.email, g.phone, 'Please call me back, ' || g.name,
+       gdpr.grant_consent(:offline_text, 'offline_form', 'guest', g.id::text)
   FROM chat.guests g WHERE g.id % 4 = 0;
+
+-- Every other chatbot session asked for contact details.
+INSERT INTO chat.chatbot_leads (session_id, email, phone, consent_id)
+SELECT cs.id, g.email, g.phone, gdpr.grant_consent(:chatbot_text, 'chatbot', 'guest', g.id::text)
+  FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id
+ WHERE cs.channel = 'chatbot' AND cs.id % 2 = 0;
+
+-- A third of the guests opted in to marketing; one in nine of those withdrew later.
+SELECT count(gdpr.grant_consent(:marketing_text, 'web_chat_form', 'guest', g.id::text)) AS marketing_consents
+  FROM chat.guests g WHERE g.id % 3 = 0 \gset
+SELECT count(gdpr.withdraw_consent(c.id)) AS marketing_withdrawals
+  FROM gdpr.consent c WHERE c.text_id = :marketing_text AND c.subject_id::bigint % 27 = 0 \gset
 
 INSERT INTO chat.session_tags (session_id, tag_id)
 SELECT cs.id, 1 + cs.id % 5 FROM chat.chat_sessions cs;

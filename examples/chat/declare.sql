@@ -23,6 +23,8 @@ SELECT gdpr.declare_pii('chat.offline_leads', 'name', 'fake_name');
 SELECT gdpr.declare_pii('chat.offline_leads', 'email', 'fake_email');
 SELECT gdpr.declare_pii('chat.offline_leads', 'phone', 'mask', '{"keep_first": 4, "keep_last": 0}');
 SELECT gdpr.declare_pii('chat.offline_leads', 'message', 'null');
+SELECT gdpr.declare_pii('chat.chatbot_leads', 'email', 'fake_email');
+SELECT gdpr.declare_pii('chat.chatbot_leads', 'phone', 'fake_phone');
 
 -- References the schema has no FOREIGN KEY for.
 SELECT gdpr.declare_link('chat.visitor_events', '{guest_ref}', 'chat.guests', '{id}');
@@ -32,3 +34,16 @@ SELECT gdpr.declare_link('chat.notes', '{record_id}', 'chat.guests', '{id}',
 SELECT gdpr.declare_link('chat.notes', '{record_id}', 'chat.chat_sessions', '{id}',
                          type_col => 'record_type', type_value => 'ChatSession');
 SELECT gdpr.declare_pii('chat.notes', 'body', 'scrub');
+
+-- Contact data only with a consent of the right purpose; withdrawing it erases the lead.
+SELECT gdpr.require_consent('chat.offline_leads', 'consent_id', 'offline_contact', on_withdraw => 'anonymize');
+SELECT gdpr.require_consent('chat.chatbot_leads', 'consent_id', 'chatbot_leads', on_withdraw => 'anonymize');
+
+-- Who marketing may e-mail: guests whose current marketing consent stands.
+CREATE VIEW chat.marketing_contacts AS
+SELECT g.id, g.name, g.email, m.consent_id, m.granted_at
+  FROM chat.guests g
+  JOIN gdpr.marketing_consents m ON m.subject_kind = 'guest' AND m.subject_id = g.id::text;
+
+-- Late writes for an erased guest or session (a message from a chat window still open) are refused.
+SELECT count(*) AS guarded_tables FROM gdpr.guard_erased_subjects();

@@ -13,12 +13,15 @@ SELECT DISTINCT v FROM (
     SELECT unnest(ARRAY[name, email, phone, host(ip), metadata->>'address']) FROM chat.guests WHERE id = :guest
     UNION ALL SELECT unnest(ARRAY[host(visitor_ip), user_agent]) FROM chat.chat_sessions WHERE guest_id = :guest
     UNION ALL SELECT unnest(ARRAY[name, email, phone, message]) FROM chat.offline_leads WHERE guest_id = :guest
+    UNION ALL SELECT unnest(ARRAY[l.email, l.phone]) FROM chat.chatbot_leads l
+                JOIN chat.chat_sessions s ON s.id = l.session_id WHERE s.guest_id = :guest
 ) x(v) WHERE v IS NOT NULL;
 CREATE TEMP VIEW guest_rows AS
           SELECT g::text AS r FROM chat.guests g WHERE id = :guest
 UNION ALL SELECT s::text FROM chat.chat_sessions s WHERE guest_id = :guest
 UNION ALL SELECT m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest
 UNION ALL SELECT l::text FROM chat.offline_leads l WHERE guest_id = :guest
+UNION ALL SELECT l::text FROM chat.chatbot_leads l JOIN chat.chat_sessions s ON s.id = l.session_id WHERE s.guest_id = :guest
 UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref = :guest
 UNION ALL SELECT n::text FROM chat.notes n WHERE record_type = 'Guest' AND record_id = :guest;
 
@@ -57,3 +60,55 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE 'SQLSTATE %: %', SQLSTATE, SQLERRM;
 END $$;
+
+\echo
+\echo '=== Late writes for the erased guest are refused (a chat window still open, a retried API call) ==='
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN 'refused, SQLSTATE ' || SQLSTATE || ': ' || regexp_replace(SQLERRM, ' \(erasure .*\)', '');
+END $$;
+SELECT min(id) AS session FROM chat.chat_sessions WHERE guest_id = :guest \gset
+SELECT attempt, pg_temp.try(statement) AS outcome FROM (VALUES
+    ('message in their open chat', format($$INSERT INTO chat.messages (session_id, author_kind, body, sent_at)
+                                            VALUES (%s, 'guest', 'I am still here, call me', now())$$, :session)),
+    ('their e-mail written back',  format($$UPDATE chat.guests SET email = 'back@mail.example' WHERE id = %s$$, :guest)),
+    ('a new chat for them',        format($$INSERT INTO chat.chat_sessions (guest_id, channel, started_at)
+                                            VALUES (%s, 'web_chat', now())$$, :guest))
+) a(attempt, statement);
+
+\echo
+\echo '=== Consent: contact data only with a valid consent of the right purpose ==='
+SELECT id, purpose, version, active, privacy_policy_url FROM gdpr.consent_text ORDER BY id;
+SELECT table_name, column_name, purpose, on_withdraw, trigger_state, foreign_key FROM gdpr.consent_requirements;
+SELECT gdpr.grant_consent(t.id, 'offline_form') AS fresh_consent
+  FROM gdpr.consent_text t WHERE t.purpose = 'offline_contact' AND t.active \gset
+SELECT gdpr.grant_consent(t.id, 'offline_form') AS withdrawn_consent
+  FROM gdpr.consent_text t WHERE t.purpose = 'offline_contact' AND t.active \gset
+SELECT gdpr.withdraw_consent(:withdrawn_consent) IS NOT NULL AS withdrawn \gset
+SELECT min(c.id) AS marketing_consent FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id = c.text_id
+ WHERE t.purpose = 'marketing' \gset
+\set lead 'INSERT INTO chat.offline_leads (name, email, phone, consent_id) VALUES (''Ann Lead'', ''ann@mail.example'', ''+420 601 000 111'', '
+SELECT attempt, pg_temp.try(statement) AS outcome FROM (VALUES
+    ('an application bug forgets the consent', :'lead' || 'NULL)'),
+    ('a consent id that does not exist',       :'lead' || '999999)'),
+    ('a marketing consent used for the form',  :'lead' || :marketing_consent || ')'),
+    ('a withdrawn consent',                    :'lead' || :withdrawn_consent || ')'),
+    ('a fresh consent for the form',           :'lead' || :fresh_consent || ')')
+) a(attempt, statement);
+
+\echo
+\echo '=== Withdrawing a lead''s consent erases the lead (on_withdraw => anonymize) ==='
+SELECT id AS lead_id, consent_id AS lead_consent FROM chat.offline_leads WHERE guest_id = 44 \gset
+SELECT id, name, email, phone, message, consent_id FROM chat.offline_leads WHERE id = :lead_id;
+SELECT jsonb_pretty(gdpr.withdraw_consent(:lead_consent)) AS withdrawal;
+SELECT id, name, email, phone, message, consent_id FROM chat.offline_leads WHERE id = :lead_id;
+
+\echo
+\echo '=== Marketing may contact only guests whose current consent stands ==='
+SELECT (SELECT count(*) FROM chat.guests) AS guests,
+       (SELECT count(*) FROM chat.marketing_contacts) AS "may receive marketing",
+       gdpr.has_consent('guest', '27', 'marketing') AS "guest 27 (withdrew)",
+       gdpr.has_consent('guest', '30', 'marketing') AS "guest 30";

@@ -52,7 +52,8 @@ CREATE TABLE chat.attachments (
 );
 CREATE INDEX ON chat.attachments (message_id);
 
--- The offline contact form: name, e-mail, phone and the message.
+-- The offline contact form: name, e-mail, phone and the message, stored only with the visitor's consent
+-- (gdpr.require_consent in declare.sql adds the trigger and the FOREIGN KEY to gdpr.consent).
 CREATE TABLE chat.offline_leads (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     guest_id    bigint REFERENCES chat.guests,
@@ -60,9 +61,23 @@ CREATE TABLE chat.offline_leads (
     email       text NOT NULL,
     phone       text,
     message     text,
+    consent_id  bigint,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX ON chat.offline_leads (guest_id);
+CREATE INDEX ON chat.offline_leads (consent_id);
+
+-- Contact data the chatbot asks for during a chat, after asking for consent first.
+CREATE TABLE chat.chatbot_leads (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session_id  bigint NOT NULL REFERENCES chat.chat_sessions,
+    email       text NOT NULL,
+    phone       text,
+    consent_id  bigint,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON chat.chatbot_leads (session_id);
+CREATE INDEX ON chat.chatbot_leads (consent_id);
 
 CREATE TABLE chat.tags (
     id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

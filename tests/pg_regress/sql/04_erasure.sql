@@ -48,8 +48,8 @@ SELECT kind, subject_id, dry_run, rows_total, tables, erased_by = current_user A
 -- The chat example, end to end.
 \i examples/chat/schema.sql
 \set guests 50
-\i examples/chat/data.sql
 \i examples/chat/declare.sql
+\i examples/chat/data.sql
 
 -- Everything guest 20 gave us, before.
 CREATE TABLE era.pii_20 AS
