@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SQL regression suite: installs the extension into the system PostgreSQL 15, starts a throwaway cluster
-# (postgres user, private port and socket dir), runs pg_regress, stops the cluster.
+# (postgres user, private port and socket dir), runs pg_regress and the isolation specs (pg_isolation_regress),
+# then the dump/restore check; stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,15 @@ status=0
 if [ "$status" -ne 0 ] && [ -f tests/pg_regress/regression.diffs ]; then
   cat tests/pg_regress/regression.diffs
 fi
+# Concurrency specs: erasure vs late writes, withdrawal vs inserts.
+iso_status=0
+"$PGXS/src/test/isolation/pg_isolation_regress" \
+  --host="$DIR/socket" --port="$PORT" --user=postgres \
+  --inputdir=tests/isolation --outputdir=tests/isolation \
+  --schedule=tests/isolation/isolation_schedule --dbname=gdpr_isolation --load-extension=pg_gdpr || iso_status=$?
+if [ "$iso_status" -ne 0 ] && [ -f tests/isolation/regression.diffs ]; then
+  cat tests/isolation/regression.diffs
+fi
+[ "$iso_status" -eq 0 ] || status=$iso_status
 tests/dump_restore.sh "$DIR/socket" "$PORT" || status=1
 exit "$status"

@@ -113,10 +113,38 @@ REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;
 -- wording can no longer change (sql/consent.sql), only be retired in favour of a new version.
 CREATE FUNCTION gdpr.publish_consent_text(purpose text, version text, body text, privacy_policy_url text,
                                           language text DEFAULT 'en') RETURNS bigint
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF purpose IS NULL OR version IS NULL OR body IS NULL OR privacy_policy_url IS NULL OR language IS NULL THEN
+        RAISE EXCEPTION 'gdpr: purpose, version, body, privacy_policy_url and language of a consent text must not be NULL'
+            USING ERRCODE = '22004';
+    ELSIF purpose !~ '^[a-z_][a-z0-9_]*$' THEN
+        RAISE EXCEPTION 'gdpr: consent purpose "%" must be a lower-case identifier such as marketing', purpose
+            USING ERRCODE = '22023';
+    ELSIF version !~ '^\S+$' THEN
+        RAISE EXCEPTION 'gdpr: consent text version "%" (purpose %) must be one word, e.g. 2024-05', version, purpose
+            USING ERRCODE = '22023';
+    ELSIF btrim(body) = '' THEN
+        RAISE EXCEPTION 'gdpr: consent text % version % has an empty body', purpose, version USING ERRCODE = '22023';
+    ELSIF privacy_policy_url !~ '^https?://\S+$' THEN
+        RAISE EXCEPTION 'gdpr: privacy_policy_url "%" of consent text % version % must be an http(s) URL',
+            privacy_policy_url, purpose, version USING ERRCODE = '22023';
+    ELSIF language !~ '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$' THEN
+        RAISE EXCEPTION 'gdpr: language "%" of consent text % version % must be a language tag such as en or cs-CZ',
+            language, purpose, version USING ERRCODE = '22023';
+    ELSIF EXISTS (SELECT 1 FROM gdpr.consent_text t
+                   WHERE t.purpose OPERATOR(pg_catalog.=) publish_consent_text.purpose
+                     AND t.version OPERATOR(pg_catalog.=) publish_consent_text.version
+                     AND t.language OPERATOR(pg_catalog.=) publish_consent_text.language) THEN
+        RAISE EXCEPTION 'gdpr: consent text % version % (%) already exists: publish a new version',
+            purpose, version, language USING ERRCODE = '23505';
+    END IF;
     INSERT INTO gdpr.consent_text (purpose, version, body, privacy_policy_url, language)
-    VALUES (purpose, version, body, privacy_policy_url, language) RETURNING id
-$$;
+    VALUES (purpose, version, body, privacy_policy_url, language) RETURNING id INTO new_id;
+    RETURN new_id;
+END $$;
 CREATE FUNCTION gdpr.retire_consent_text(text_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

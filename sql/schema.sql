@@ -99,12 +99,12 @@ SELECT pg_catalog.pg_extension_config_dump('gdpr.erased_row', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.link', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.erasure_log', 'id'), '');
 
--- Append-only log: even a role that was granted more than SELECT cannot rewrite history;
+-- Append-only log (and consents, sql/consent.sql): even a role that was granted more than SELECT cannot rewrite history;
 -- only the extension owner (who owns the table and can drop the trigger) can.
 CREATE FUNCTION gdpr._erasure_log_is_append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RAISE EXCEPTION 'gdpr: gdpr.erasure_log is append-only (% refused)', TG_OP
+    RAISE EXCEPTION 'gdpr: %.% is append-only (% refused)', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
         USING ERRCODE = '42501';
 END $$;
 CREATE TRIGGER erasure_log_append_only

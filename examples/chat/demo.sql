@@ -68,7 +68,7 @@ BEGIN
     EXECUTE sql;
     RETURN 'accepted';
 EXCEPTION WHEN OTHERS THEN
-    RETURN 'refused, SQLSTATE ' || SQLSTATE || ': ' || regexp_replace(SQLERRM, ' \(erasure .*\)', '');
+    RETURN 'refused, SQLSTATE ' || SQLSTATE || ': ' || SQLERRM;
 END $$;
 SELECT min(id) AS session FROM chat.chat_sessions WHERE guest_id = :guest \gset
 SELECT attempt, pg_temp.try(statement) AS outcome FROM (VALUES

@@ -154,9 +154,11 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
         "SELECT {select} FROM {} AS t WHERE t.{} = $1",
         req.sql_name, req.col_sql
     );
-    Spi::connect(|client| {
+    // A read-write SPI call takes a new snapshot: rows committed while withdraw waited for the consent's lock
+    // are seen.
+    Spi::connect_mut(|client| {
         let mut out = Vec::new();
-        for r in client.select(&sql, None, &[id.into()])? {
+        for r in client.update(&sql, None, &[id.into()])? {
             let width = pk.len().max(1);
             let mut key = Vec::with_capacity(width);
             for i in 1..=width {

@@ -30,7 +30,8 @@ const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
 const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
 const OID: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID);
 
-const MARKER_SQL: &str = "SELECT erasure_id::text, erased_at::text FROM gdpr.erased_row
+/// The erasure is found in gdpr.erased_row (erasure_id) and gdpr.erasure_log; the message stays free of it.
+const MARKER_SQL: &str = "SELECT 1 FROM gdpr.erased_row
                            WHERE tbl = CAST($1 AS regclass) AND cols = $2 AND key = $3";
 
 thread_local! {
@@ -294,18 +295,10 @@ pub fn check_write(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
                     check.referenced_cols.clone().into(),
                     key.as_str().into(),
                 ];
-                let rows = client.update(&*stmt, None, &args)?;
-                let mut out = None;
-                for r in rows {
-                    out = Some((
-                        r.get::<String>(1)?.unwrap_or_default(),
-                        r.get::<String>(2)?.unwrap_or_default(),
-                    ));
-                }
-                Ok::<_, GdprError>(out)
+                Ok::<_, GdprError>(!client.update(&*stmt, None, &args)?.is_empty())
             })
         })?;
-        if let Some((erasure_id, erased_at)) = erased {
+        if erased {
             let what = if check.lock.is_none() {
                 format!(
                     "{}: the row with ({}) = ({}) was erased",
@@ -328,7 +321,7 @@ pub fn check_write(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
                 )
             };
             return Err(GdprError::ObjectState(format!(
-                "{what} (erasure {erasure_id} at {erased_at}); data for an erased subject is refused"
+                "{what}; data for an erased subject is refused"
             )));
         }
     }
