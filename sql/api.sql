@@ -54,6 +54,8 @@ CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.key
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.consent_text
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 
 -- Destructive functions and the audit log: nobody but the extension owner until the DBA grants them.
 REVOKE ALL ON FUNCTION
@@ -186,8 +188,8 @@ SELECT r.tbl AS table_name, r.col AS column_name, r.purpose, r.on_withdraw, r.tr
   LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid OPERATOR(pg_catalog.=) r.tbl
                                     AND tg.tgname OPERATOR(pg_catalog.=) r.trigger_name;
 
--- Trigger functions run only schema-qualified SQL; the pin protects the SQL they prepare all the same.
-ALTER FUNCTION gdpr._require_consent() SET search_path = pg_catalog, pg_temp;
+-- The guard prepares statements with the referenced tables' column types: pinned. The consent trigger runs only
+-- schema- and operator-qualified SQL and is not pinned: a SET clause costs a GUC save/restore on every insert.
 ALTER FUNCTION gdpr._refuse_erased() SET search_path = pg_catalog, pg_temp;
 
 -- Consent texts are public documents; whose consent is where is not. Table owners may point a FOREIGN KEY at

@@ -1,4 +1,4 @@
-//! Per-backend caches: erasure plans, prepared statements and the pseudonymization key.
+//! Per-backend caches: erasure plans, prepared statements, guards, consent texts and the pseudonymization key.
 //!
 //! Everything cached is dropped after a relcache invalidation of a table a cached plan covers or of one of the
 //! extension's own tables (DDL on those tables, a declaration or a key rotation — see the
@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::consent::{ConsentTable, ConsentText};
 use crate::subject::guard::{self, Guard};
 use crate::subject::plan::{self, ErasurePlan};
 
@@ -28,6 +29,8 @@ thread_local! {
     static KEY: RefCell<Option<Rc<Vec<u8>>>> = const { RefCell::new(None) };
     static OWNER: RefCell<Option<pg_sys::Oid>> = const { RefCell::new(None) };
     static GUARDS: RefCell<HashMap<pg_sys::Oid, Rc<Guard>>> = RefCell::new(HashMap::new());
+    static CONSENT_TEXTS: RefCell<Option<HashMap<i64, Rc<ConsentText>>>> = const { RefCell::new(None) };
+    static CONSENT_TABLE: RefCell<Option<ConsentTable>> = const { RefCell::new(None) };
 }
 
 /// Relcache invalidation callback: must not touch the catalogs, only mark the cache stale.
@@ -61,6 +64,8 @@ fn ensure_fresh() -> Result<()> {
         KEY.with(|k| k.borrow_mut().take());
         OWNER.with(|o| o.borrow_mut().take());
         GUARDS.with(|g| g.borrow_mut().clear());
+        CONSENT_TEXTS.with(|c| c.borrow_mut().take());
+        CONSENT_TABLE.with(|c| c.borrow_mut().take());
         WATCHED.with(|w| w.borrow_mut().clear());
     }
     if WATCHED.with(|w| w.borrow().is_empty()) {
@@ -74,7 +79,9 @@ fn config_tables() -> Result<Vec<pg_sys::Oid>> {
     Spi::connect(|client| {
         let mut out = Vec::new();
         for r in client.select(
-            "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = 'gdpr'::regnamespace AND c.relkind = 'r'",
+            "SELECT c.oid FROM pg_catalog.pg_class c
+              WHERE c.relnamespace OPERATOR(pg_catalog.=) 'gdpr'::pg_catalog.regnamespace
+                AND c.relkind OPERATOR(pg_catalog.=) 'r'::pg_catalog.char",
             None,
             &[],
         )? {
@@ -127,6 +134,36 @@ pub fn guard_for(table: pg_sys::Oid) -> Result<Rc<Guard>> {
     });
     GUARDS.with(|g| g.borrow_mut().insert(table, built.clone()));
     Ok(built)
+}
+
+/// A consent text, from all texts read once per backend through `load` (a statement trigger on
+/// gdpr.consent_text invalidates them when one is published or retired).
+pub fn consent_text(
+    id: i64,
+    load: impl FnOnce() -> Result<HashMap<i64, Rc<ConsentText>>>,
+) -> Result<Option<Rc<ConsentText>>> {
+    ensure_fresh()?;
+    if let Some(found) = CONSENT_TEXTS.with(|c| c.borrow().as_ref().map(|m| m.get(&id).cloned())) {
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    // Unknown id: a text published since the cache was filled (in this transaction) — read them again.
+    let texts = load()?;
+    let found = texts.get(&id).cloned();
+    CONSENT_TEXTS.with(|c| *c.borrow_mut() = Some(texts));
+    Ok(found)
+}
+
+/// Where the consent trigger looks consents up.
+pub fn consent_table(load: impl FnOnce() -> Result<ConsentTable>) -> Result<ConsentTable> {
+    ensure_fresh()?;
+    if let Some(found) = CONSENT_TABLE.with(|c| *c.borrow()) {
+        return Ok(found);
+    }
+    let found = load()?;
+    CONSENT_TABLE.with(|c| *c.borrow_mut() = Some(found));
+    Ok(found)
 }
 
 /// The extension owner's role, read once per backend (an ownership change of the extension's tables, as

@@ -38,7 +38,8 @@ pub fn require_table_owner(table: &Table) -> Result<()> {
 fn extension_owner() -> Result<pg_sys::Oid> {
     crate::cache::extension_owner(|| {
         Spi::get_one::<pg_sys::Oid>(
-            "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_gdpr'",
+            "SELECT e.extowner FROM pg_catalog.pg_extension e
+              WHERE e.extname OPERATOR(pg_catalog.=) 'pg_gdpr'::pg_catalog.name",
         )?
         .ok_or_else(|| {
             GdprError::UndefinedObject("extension pg_gdpr is not installed in this database".into())

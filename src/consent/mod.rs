@@ -1,11 +1,16 @@
 //! Consent: versioned consent texts, consents granted and withdrawn, and the trigger that makes a table refuse
 //! rows without a valid consent (`gdpr.require_consent`). Tables and views are in sql/consent.sql.
 
+mod lookup;
+pub use lookup::ConsentTable;
 pub mod registry;
 pub mod requirement;
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgOid, PgRelation};
+use pgrx::{JsonB, PgRelation};
 
 use crate::cache;
 use crate::error::{GdprError, OrReport};
@@ -75,46 +80,136 @@ fn drop_consent_requirement(tbl: Option<PgRelation>, col: Option<&str>) {
     requirement::drop(relation_oid(tbl), required(col, "col")).or_report()
 }
 
-const INT8: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::INT8OID);
-
-/// Locks the consent FOR SHARE: a withdrawal (FOR UPDATE) waits for this insert to commit and then sees its
-/// row, or this insert waits for the withdrawal and sees it.
-const CONSENT_SQL: &str = "SELECT t.purpose, t.active, c.withdrawn_at IS NOT NULL, t.id, t.version
-                             FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id = c.text_id
-                            WHERE c.id = $1 FOR SHARE OF c";
-
 struct ConsentState {
-    purpose: String,
-    active: bool,
+    text: Rc<ConsentText>,
     withdrawn: bool,
-    text_id: i64,
-    version: String,
 }
 
-fn consent_state(id: i64) -> crate::error::Result<Option<ConsentState>> {
+/// A consent text as the trigger needs it; all texts are cached per backend (see cache::consent_texts).
+pub struct ConsentText {
+    pub id: i64,
+    pub purpose: String,
+    pub version: String,
+    pub active: bool,
+}
+
+/// Every consent text, read as the extension owner.
+pub fn load_texts() -> crate::error::Result<HashMap<i64, Rc<ConsentText>>> {
     as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            let stmt = cache::statement(client, CONSENT_SQL, &[INT8])?;
-            let mut found = None;
-            for r in client.update(&*stmt, None, &[id.into()])? {
-                found = Some(ConsentState {
-                    purpose: r.get::<String>(1)?.unwrap_or_default(),
-                    active: r.get::<bool>(2)?.unwrap_or(false),
-                    withdrawn: r.get::<bool>(3)?.unwrap_or(true),
-                    text_id: r.get::<i64>(4)?.unwrap_or_default(),
-                    version: r.get::<String>(5)?.unwrap_or_default(),
-                });
+        Spi::connect(|client| {
+            let mut out = HashMap::new();
+            for r in client.select(
+                "SELECT t.id, t.purpose, t.version, t.active FROM gdpr.consent_text t",
+                None,
+                &[],
+            )? {
+                let id = r.get::<i64>(1)?.unwrap_or_default();
+                out.insert(
+                    id,
+                    Rc::new(ConsentText {
+                        id,
+                        purpose: r.get::<String>(2)?.unwrap_or_default(),
+                        version: r.get::<String>(3)?.unwrap_or_default(),
+                        active: r.get::<bool>(4)?.unwrap_or(false),
+                    }),
+                );
             }
-            Ok(found)
+            Ok(out)
         })
     })
 }
 
+/// gdpr.consent, its primary-key index and the columns the trigger reads.
+fn consent_table() -> crate::error::Result<lookup::ConsentTable> {
+    cache::consent_table(|| {
+        let mut found = None;
+        Spi::connect(|client| {
+            for r in client.select(
+                "SELECT i.indrelid, i.indexrelid,
+                        (SELECT a.attnum::pg_catalog.int4 FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                            AND a.attname OPERATOR(pg_catalog.=) 'text_id'::pg_catalog.name),
+                        (SELECT a.attnum::pg_catalog.int4 FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                            AND a.attname OPERATOR(pg_catalog.=) 'withdrawn_at'::pg_catalog.name)
+                   FROM pg_catalog.pg_index i
+                  WHERE i.indrelid OPERATOR(pg_catalog.=) 'gdpr.consent'::pg_catalog.regclass AND i.indisprimary",
+                None,
+                &[],
+            )? {
+                found = Some(lookup::ConsentTable {
+                    table: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                    pkey: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+                    text_id: r.get::<i32>(3)?.unwrap_or(0),
+                    withdrawn_at: r.get::<i32>(4)?.unwrap_or(0),
+                });
+            }
+            Ok::<_, GdprError>(())
+        })?;
+        found
+            .filter(|t| t.text_id > 0 && t.withdrawn_at > 0)
+            .ok_or_else(|| {
+                GdprError::UndefinedObject(
+                    "gdpr.consent is not as this version of pg_gdpr expects".into(),
+                )
+            })
+    })
+}
+
+fn consent_state(id: i64) -> crate::error::Result<Option<ConsentState>> {
+    let Some(found) = lookup::find_and_lock(consent_table()?, id)? else {
+        return Ok(None);
+    };
+    let text = cache::consent_text(found.text_id, load_texts)?.ok_or_else(|| {
+        GdprError::UndefinedObject(format!(
+            "consent text {} of consent {id} not found",
+            found.text_id
+        ))
+    })?;
+    Ok(Some(ConsentState {
+        text,
+        withdrawn: found.withdrawn,
+    }))
+}
+
+/// Trigger argument `i` (the column, the purpose), read in place.
+fn trigger_arg(trigger: &pg_sys::Trigger, i: usize) -> Option<&std::ffi::CStr> {
+    if i >= usize::try_from(trigger.tgnargs).unwrap_or(0) {
+        return None;
+    }
+    // SAFETY: tgargs holds tgnargs NUL-terminated strings owned by the trigger descriptor.
+    unsafe { Some(std::ffi::CStr::from_ptr(*trigger.tgargs.add(i))) }
+}
+
+/// The bigint in column `col` of a row the trigger sees (None: NULL).
+///
+/// # Safety
+/// `tuple` must be a valid tuple of the trigger's relation, described by `desc`.
+unsafe fn bigint_column(
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    col: &std::ffi::CStr,
+) -> Option<Option<i64>> {
+    let attnum = pg_sys::SPI_fnumber(desc, col.as_ptr());
+    if attnum <= 0 || pg_sys::SPI_gettypeid(desc, attnum) != pg_sys::INT8OID {
+        return None;
+    }
+    let mut is_null = false;
+    let value = pg_sys::SPI_getbinval(tuple, desc, attnum, &mut is_null);
+    Some((!is_null).then(|| value.value() as i64))
+}
+
 fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
-    let bad_trigger = |e: PgTriggerError| GdprError::InvalidDefinition(e.to_string());
-    let args = trigger.extra_args().map_err(bad_trigger)?;
-    let col = args.first().map(String::as_str).unwrap_or_default();
-    let purpose = args.get(1).map(String::as_str).filter(|p| !p.is_empty());
+    // Runs for every written row: arguments and values are read in place, nothing is allocated on the way to
+    // the lookup.
+    let data = trigger.trigger_data();
+    // SAFETY: PostgreSQL passes a valid trigger descriptor and relation for the call.
+    let (tg, desc) = unsafe { (&*data.tg_trigger, (*data.tg_relation).rd_att) };
+    let col_c = trigger_arg(tg, 0).unwrap_or_default();
+    let col = col_c.to_str().unwrap_or_default();
+    let purpose = trigger_arg(tg, 1)
+        .and_then(|p| p.to_str().ok())
+        .filter(|p| !p.is_empty());
     let place = || {
         format!(
             "{}.{}.{col}",
@@ -122,20 +217,25 @@ fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
             trigger.table_name().unwrap_or_default()
         )
     };
-    let value_of = |tuple: &PgHeapTuple<'_, AllocatedByPostgres>| {
-        tuple.get_by_name::<i64>(col).map_err(|e| {
-            GdprError::InvalidDefinition(format!(
-                "{}: the consent trigger cannot read its column ({e}); run gdpr.require_consent again",
-                place()
-            ))
-        })
+    let unreadable = || {
+        GdprError::InvalidDefinition(format!(
+            "{}: the consent trigger cannot read its bigint column; run gdpr.require_consent again",
+            place()
+        ))
     };
-    let new = trigger
-        .new()
-        .ok_or_else(|| GdprError::InvalidDefinition(format!("{}: not a row trigger", place())))?;
-    let id = value_of(&new)?;
-    if let Some(old) = trigger.old() {
-        if value_of(&old)? == id && id.is_some() {
+    let is_update = matches!(trigger.op(), Ok(PgTriggerOperation::Update));
+    let new_tuple = if is_update {
+        data.tg_newtuple
+    } else {
+        data.tg_trigtuple
+    };
+    // SAFETY: the tuples come from this call's TriggerData.
+    let id = unsafe { bigint_column(new_tuple, desc, col_c) }.ok_or_else(unreadable)?;
+    if is_update {
+        // SAFETY: as above.
+        let old =
+            unsafe { bigint_column(data.tg_trigtuple, desc, col_c) }.ok_or_else(unreadable)?;
+        if old == id && id.is_some() {
             return Ok(()); // an UPDATE that keeps the consent reference is not a new use of it
         }
     }
@@ -160,20 +260,21 @@ fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
             place()
         )));
     }
-    if let Some(p) = purpose.filter(|p| *p != state.purpose) {
+    let text = &state.text;
+    if let Some(p) = purpose.filter(|p| *p != text.purpose) {
         return Err(GdprError::CheckViolation(format!(
             "{}: consent {id} is for purpose {}, not {p}",
             place(),
-            state.purpose
+            text.purpose
         )));
     }
-    if !state.active {
+    if !text.active {
         return Err(GdprError::CheckViolation(format!(
             "{}: consent {id} was given to consent text {} ({} version {}), which is no longer active",
             place(),
-            state.text_id,
-            state.purpose,
-            state.version
+            text.id,
+            text.purpose,
+            text.version
         )));
     }
     Ok(())

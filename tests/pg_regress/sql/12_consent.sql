@@ -222,3 +222,22 @@ SELECT conrelid::regclass, conname FROM pg_constraint
 -- Dropping the column or the table forgets the requirement.
 ALTER TABLE cs.visitors DROP COLUMN marketing_consent_id CASCADE;
 SELECT table_name, column_name FROM gdpr.consent_requirements ORDER BY 1::text, 2;
+
+-- The consent trigger is not pinned to a search_path (it runs for every row): a fresh backend whose
+-- search_path puts look-alike objects first must still get every check right.
+\c
+CREATE SCHEMA evil;
+CREATE TABLE evil.consent (id bigint, text_id bigint, withdrawn_at timestamptz);
+CREATE TABLE evil.consent_text (id bigint, purpose text, version text, active boolean);
+CREATE FUNCTION evil.always(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.always);
+GRANT USAGE ON SCHEMA evil TO PUBLIC;
+SET search_path = evil, pg_catalog, public;
+SELECT regress.try($$INSERT INTO cs.leads (name, email, consent_id) VALUES ('X', 'x@mail.example', 999999)$$);
+SELECT regress.try(format($$INSERT INTO cs.leads (name, email, consent_id) VALUES ('X', 'x@mail.example', %s)$$,
+                          (SELECT min(id) FROM gdpr.consent WHERE withdrawn_at IS NOT NULL)));
+SELECT regress.try(format($$INSERT INTO cs.leads (name, email, consent_id) VALUES ('X', 'x@mail.example', %s)$$,
+                          (SELECT min(c.id) FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id OPERATOR(pg_catalog.=) c.text_id
+                            WHERE t.purpose OPERATOR(pg_catalog.=) 'marketing' AND c.withdrawn_at IS NULL)));
+RESET search_path;
+DROP SCHEMA evil CASCADE;
