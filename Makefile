@@ -1,7 +1,10 @@
 # pg_gdpr — the README's commands. Each target bootstraps what it needs (apt packages, cargo-pgrx).
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 
-.PHONY: demo test regress install lint bootstrap
+.PHONY: demo test regress install lint bootstrap bench
+
+# make bench SCALE=small for a quick run (default: 100k guests, 10M messages)
+SCALE ?= default
 
 demo:
 	bash scripts/demo.sh
@@ -23,3 +26,6 @@ lint:
 
 bootstrap:
 	bash scripts/bootstrap.sh
+
+bench:
+	BENCH_SCALE=$(SCALE) bash bench/run.sh

@@ -77,16 +77,17 @@ CREATE TABLE gdpr.key (
 
 -- Rows an erasure changed that other rows reference (and every subject row erased): the erased-subject guard
 -- (src/subject/guard.rs) refuses later writes that reference them, so a late message for an erased guest's
--- chat cannot bring personal data back. `cols` are the referenced columns, `key` their values as a JSON array
--- of their text forms. No personal data: keys only.
+-- chat cannot bring personal data back. `cols` are the referenced columns, `key` their values (the text form of
+-- a single column, a JSON array of text forms for several). No personal data: keys only. A row erased twice is
+-- recorded twice (one plain index insert per row keeps erasures fast; the guard only asks whether one exists).
 CREATE TABLE gdpr.erased_row (
     tbl         regclass NOT NULL,
     cols        text[] NOT NULL,
     key         text NOT NULL,
     erasure_id  uuid NOT NULL,
-    erased_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tbl, cols, key)
+    erased_at   timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX erased_row_key ON gdpr.erased_row (tbl, key);
 
 -- pg_dump keeps the declarations (the config tables) and the audit log.
 SELECT pg_catalog.pg_extension_config_dump('gdpr.subject', '');

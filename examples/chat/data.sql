@@ -1,7 +1,16 @@
--- examples/chat: generated data. psql -v guests=N (default 300); deterministic (setseed).
+-- examples/chat: generated data; deterministic (setseed). psql -v guests=N (default 300)
+-- -v sessions=N (chats per guest, default 3) -v messages=N (messages per chat, default 10).
 \if :{?guests}
 \else
 \set guests 300
+\endif
+\if :{?sessions}
+\else
+\set sessions 3
+\endif
+\if :{?messages}
+\else
+\set messages 10
 \endif
 SELECT setseed(0.42);
 
@@ -26,15 +35,15 @@ SELECT f.n[1 + (i * 7) % 10] || ' ' || l.n[1 + (i * 3) % 10],
 -- Every tenth guest was referred by the previous one.
 UPDATE chat.guests SET referred_by_id = id - 1 WHERE id % 10 = 0;
 
--- ~3 sessions per guest.
+-- :sessions chats per guest.
 INSERT INTO chat.chat_sessions (guest_id, operator_id, channel, visitor_ip, user_agent, started_at, ended_at)
 SELECT g.id, 1 + (g.id + s) % 20,
        (array['web_chat','video_showroom','chatbot','offline_form'])[1 + (g.id + s) % 4],
        g.ip, 'Mozilla/5.0 (X11; Linux x86_64) Firefox/' || (100 + s),
        g.created_at + (s || ' days')::interval, g.created_at + (s || ' days')::interval + interval '12 minutes'
-  FROM chat.guests g, generate_series(1, 3) s;
+  FROM chat.guests g, generate_series(1, :sessions) s;
 
--- ~10 messages per session; guests' messages mention their own name, e-mail, phone and address now and then.
+-- :messages messages per chat; guests' messages mention their own name, e-mail, phone and address now and then.
 INSERT INTO chat.messages (session_id, author_kind, body, sent_at)
 SELECT cs.id,
        CASE WHEN m % 2 = 1 THEN 'guest' ELSE 'operator' END,
@@ -45,7 +54,7 @@ SELECT cs.id,
             WHEN m % 2 = 1 THEN 'Question ' || m || ' about my order'
             ELSE 'Operator answer ' || m || ', see https://shop.example/help' END,
        cs.started_at + (m || ' minutes')::interval
-  FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id, generate_series(1, 10) m;
+  FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id, generate_series(1, :messages) m;
 
 INSERT INTO chat.attachments (message_id, filename, bytes)
 SELECT m.id, 'photo-' || m.id || '.jpg', decode(md5(m.id::text), 'hex')

@@ -462,6 +462,26 @@ fn markers(plan: &ErasurePlan, reach: &[Reach]) -> Vec<(pg_sys::Oid, Vec<String>
     out
 }
 
+/// Whether `value` is valid input for the key type: integers are checked here, other types by a cast in a
+/// subtransaction (gdpr._is_valid_input).
+fn is_valid_key(value: &str, type_sql: &str) -> Result<bool> {
+    let parsed = match type_sql {
+        "bigint" => Some(value.trim().parse::<i64>().is_ok()),
+        "integer" => Some(value.trim().parse::<i32>().is_ok()),
+        "smallint" => Some(value.trim().parse::<i16>().is_ok()),
+        "text" => Some(true),
+        _ => None,
+    };
+    match parsed {
+        Some(valid) => Ok(valid),
+        None => Ok(Spi::get_one_with_args::<bool>(
+            "SELECT gdpr._is_valid_input($1, $2::regtype)",
+            &[value.into(), type_sql.into()],
+        )?
+        .unwrap_or(false)),
+    }
+}
+
 fn erase_with(
     plan: &ErasurePlan,
     id: Vec<String>,
@@ -480,12 +500,7 @@ fn erase_with(
     }
 
     for (value, type_sql) in id.iter().zip(&plan.root_key_types) {
-        let valid = Spi::get_one_with_args::<bool>(
-            "SELECT gdpr._is_valid_input($1, $2::regtype)",
-            &[value.as_str().into(), type_sql.as_str().into()],
-        )?
-        .unwrap_or(false);
-        if !valid {
+        if !is_valid_key(value, type_sql)? {
             return Err(GdprError::InvalidTextRepresentation(format!(
                 "{kind} id \"{value}\" is not a valid {type_sql} (the key of {})",
                 plan.tables[0].table.display

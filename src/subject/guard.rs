@@ -29,10 +29,11 @@ pub const TRIGGER_NAME: &str = "gdpr_erased_guard";
 const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
 const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
 const OID: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID);
+const OID_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::OIDARRAYOID);
 
 /// The erasure is found in gdpr.erased_row (erasure_id) and gdpr.erasure_log; the message stays free of it.
 const MARKER_SQL: &str = "SELECT 1 FROM gdpr.erased_row
-                           WHERE tbl = CAST($1 AS regclass) AND cols = $2 AND key = $3";
+                           WHERE tbl = CAST($1 AS regclass) AND key = $3 AND cols = $2 LIMIT 1";
 
 thread_local! {
     /// Set while the erasure engine or pseudonymize_table writes: their own updates are not late writes.
@@ -53,9 +54,13 @@ pub fn engine_writes() -> EngineWrites {
     EngineWrites(())
 }
 
-/// The text form of erased-row keys, the same on both sides: a JSON array of the values' text forms.
+/// The text form of erased-row keys, the same on both sides: a single column's text form, or a JSON array of
+/// the text forms for several columns.
 pub fn marker_key(values: &[&str]) -> String {
-    serde_json::to_string(values).unwrap_or_default()
+    match values {
+        [one] => (*one).to_string(),
+        _ => serde_json::to_string(values).unwrap_or_default(),
+    }
 }
 
 /// One thing to check in a written row: the values of `columns` must not be the key of an erased row of
@@ -366,7 +371,17 @@ pub fn has_trigger(table: pg_sys::Oid) -> crate::error::Result<bool> {
     .unwrap_or(false))
 }
 
-/// Records the keys of the erased rows that other rows reference (and the subject's own), for the guard.
+/// `{"a","b"}`: the text form of a text[] holding `items`.
+fn text_array_literal(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|i| format!("\"{}\"", i.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+/// Records the keys of the erased rows that other rows reference (and the subject's own), for the guard: one
+/// statement for all tables.
 pub fn record(
     erasure_id: &str,
     markers: Vec<(pg_sys::Oid, Vec<String>, Vec<String>)>,
@@ -374,20 +389,29 @@ pub fn record(
     if markers.is_empty() {
         return Ok(());
     }
+    let (mut tables, mut cols, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for (table, columns, table_keys) in markers {
+        // Column lists travel as text[] literals (arrays of arrays must be rectangular in SQL).
+        let columns = text_array_literal(&columns);
+        for key in table_keys {
+            tables.push(table);
+            cols.push(columns.clone());
+            keys.push(key);
+        }
+    }
     as_extension_owner(|| {
         Spi::connect_mut(|client| {
             let stmt = cache::statement(
                 client,
                 "INSERT INTO gdpr.erased_row (tbl, cols, key, erasure_id)
-                 SELECT CAST($1 AS regclass), $2, k, CAST($4 AS uuid) FROM pg_catalog.unnest($3) AS k
-                 ON CONFLICT DO NOTHING",
-                &[OID, TEXT_ARRAY, TEXT_ARRAY, TEXT],
+                 SELECT CAST(m.tbl AS regclass), CAST(m.cols AS text[]), m.key, CAST($4 AS uuid)
+                   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))
+                        AS m(tbl, cols, key)",
+                &[OID_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT],
             )?;
-            for (table, cols, keys) in markers {
-                let args: Vec<DatumWithOid<'_>> =
-                    vec![table.into(), cols.into(), keys.into(), erasure_id.into()];
-                client.update(&*stmt, None, &args)?;
-            }
+            let args: Vec<DatumWithOid<'_>> =
+                vec![tables.into(), cols.into(), keys.into(), erasure_id.into()];
+            client.update(&*stmt, None, &args)?;
             Ok(())
         })
     })

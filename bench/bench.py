@@ -1,0 +1,511 @@
+#!/usr/bin/env python3
+"""pg_gdpr benchmark harness (`make bench`).
+
+Starts a throwaway PostgreSQL 15 cluster (as the postgres user, private port and socket), generates the
+examples/chat data at the chosen scale, declares its policies, and measures every scenario against its floor —
+the plain SQL a DBA would write by hand to change the same rows — in the same run, on the same data. Writes
+BENCHMARKS.md (machine, settings, scale, medians, p99, ratios) and BENCHMARKS.json.
+
+    bench/bench.py [--scale default|small] [--keep]
+
+default: 100k guests x 10 chats x 10 messages (10M messages), plus a 10k-guest database for the size check.
+small:   10k guests (1M messages) and 1k guests: a quick run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PGBIN = Path(os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin"))
+DIR = Path(os.environ.get("BENCH_DIR", "/tmp/pg_gdpr_bench"))
+PORT = os.environ.get("BENCH_PORT", "55436")
+SOCKET = DIR / "socket"
+
+SCALES = {
+    "default": {"guests": 100_000, "small_guests": 10_000, "erasures": 300, "pgbench_seconds": 10},
+    "small": {"guests": 10_000, "small_guests": 1_000, "erasures": 200, "pgbench_seconds": 5},
+}
+SESSIONS_PER_GUEST = 10
+MESSAGES_PER_SESSION = 10
+SERVER_SETTINGS = {
+    "shared_buffers": "2GB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "fsync": "off",
+    "synchronous_commit": "on",
+    "jit": "off",
+}
+
+
+def log(msg):
+    print(f"[bench {datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def as_postgres(cmd, **kw):
+    if os.geteuid() == 0:
+        cmd = ["sudo", "-u", "postgres", "--"] + cmd
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def psql(db, sql=None, files=(), variables=None, env=None):
+    """Runs SQL (or files) with psql and returns stdout (unaligned, tuples only)."""
+    cmd = [str(PGBIN / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+           "-h", str(SOCKET), "-p", PORT, "-U", "postgres", "-d", db]
+    for k, v in (variables or {}).items():
+        cmd += ["-v", f"{k}={v}"]
+    if sql is not None:
+        cmd += ["-c", sql]
+    for f in files:
+        cmd += ["-f", str(f)]
+    run_env = dict(os.environ, **(env or {}))
+    out = subprocess.run(cmd, text=True, capture_output=True, env=run_env)
+    if out.returncode != 0:
+        raise RuntimeError(f"psql failed on {db}: {out.stderr.strip()[-2000:]}")
+    return out.stdout.strip()
+
+
+def one(db, sql):
+    return psql(db, sql).splitlines()[0]
+
+
+def pctl(values, p):
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def summary(values):
+    return {"runs": len(values), "median": pctl(values, 0.5), "p99": pctl(values, 0.99)}
+
+
+# --- cluster and data ---------------------------------------------------------------------------------------
+
+def start_cluster():
+    subprocess.run([str(ROOT / "scripts/cluster.sh"), "stop", str(DIR)], check=False)
+    shutil.rmtree(DIR, ignore_errors=True)
+    opts = " ".join(f"-c {k}={v}" for k, v in SERVER_SETTINGS.items())
+    env = dict(os.environ, CLUSTER_OPTS=opts)
+    subprocess.run([str(ROOT / "scripts/cluster.sh"), "start", str(DIR), PORT], check=True, env=env)
+
+
+def stop_cluster():
+    subprocess.run([str(ROOT / "scripts/cluster.sh"), "stop", str(DIR)], check=False)
+
+
+def load_chat(db, guests):
+    """examples/chat at `guests` guests; generated with triggers and foreign-key checks off (bulk load)."""
+    psql("postgres", f"CREATE DATABASE {db}")
+    psql(db, "CREATE EXTENSION pg_gdpr")
+    started = time.time()
+    psql(db, files=[ROOT / "examples/chat/schema.sql", ROOT / "examples/chat/declare.sql"])
+    psql(db, files=[ROOT / "examples/chat/data.sql"],
+         variables={"guests": guests, "sessions": SESSIONS_PER_GUEST, "messages": MESSAGES_PER_SESSION},
+         env={"PGOPTIONS": "-c session_replication_role=replica"})
+    psql(db, "VACUUM (ANALYZE)")
+    psql(db, files=[ROOT / "bench/setup.sql"])
+    psql(db, "CHECKPOINT")
+    counts = dict(
+        line.split("|") for line in psql(db, """
+            SELECT 'guests', count(*)::text FROM chat.guests UNION ALL
+            SELECT 'sessions', count(*)::text FROM chat.chat_sessions UNION ALL
+            SELECT 'messages', count(*)::text FROM chat.messages UNION ALL
+            SELECT 'attachments', count(*)::text FROM chat.attachments UNION ALL
+            SELECT 'database_size', pg_size_pretty(pg_database_size(current_database()))""").splitlines())
+    log(f"{db}: loaded in {time.time() - started:.0f} s: {counts}")
+    return counts
+
+
+def sample_ids(db, table, n, seed):
+    """n distinct ids of `table`, drawn with a fixed seed."""
+    ids = [int(x) for x in psql(db, f"SELECT id FROM {table} ORDER BY id").splitlines()]
+    return random.Random(seed).sample(ids, min(n, len(ids)))
+
+
+def array(ids):
+    return "ARRAY[" + ",".join(str(i) for i in ids) + "]::bigint[]"
+
+
+# --- scenarios -----------------------------------------------------------------------------------------------
+
+def compare_rolled_back(db, ours, floor, ids):
+    rows = psql(db, f"SELECT side, ms FROM bench.compare_rolled_back($q${ours}$q$, $q${floor}$q$, {array(ids)})")
+    out = {"ours": [], "floor": []}
+    for line in rows.splitlines():
+        side, ms = line.split("|")
+        out[side].append(float(ms))
+    return out
+
+
+def committed(db, label, sql, ids):
+    psql(db, f"DELETE FROM bench.timing WHERE label = '{label}'")
+    psql(db, f"CALL bench.time_committed('{label}', $q${sql}$q$, {array(ids)})")
+    return [float(x) for x in psql(db, f"SELECT ms FROM bench.timing WHERE label = '{label}'").splitlines()]
+
+
+def ratio_entry(name, ours, floor, targets, unit="ms", note=""):
+    o, f = summary(ours), summary(floor)
+    entry = {"scenario": name, "unit": unit, "ours": o, "floor": f,
+             "ratio_median": o["median"] / f["median"], "ratio_p99": o["p99"] / f["p99"], "note": note}
+    entry["targets"] = targets
+    entry["met"] = all(entry[k] <= v for k, v in targets.items())
+    return entry
+
+
+def scenario_erasure(db, n, label_suffix=""):
+    guests = sample_ids(db, "chat.guests", n, seed=42)
+    r = compare_rolled_back(db, "SELECT gdpr.anonymize_guest($1)", "SELECT bench.floor_guest($1)", guests)
+    return ratio_entry(f"anonymize_guest, rolled back{label_suffix}", r["ours"], r["floor"],
+                       {"ratio_median": 1.5, "ratio_p99": 2.0},
+                       note=f"{len(guests)} random guests; each erased by both in a subtransaction that is rolled back")
+
+
+def scenario_erasure_committed(db, n):
+    guests = sample_ids(db, "chat.guests", 2 * n, seed=7)
+    ours_ids, floor_ids = guests[0::2], guests[1::2]
+    ours = committed(db, "ours", "SELECT gdpr.anonymize_guest($1)", ours_ids)
+    floor = committed(db, "floor", "SELECT bench.floor_guest($1)", floor_ids)
+    return ratio_entry("anonymize_guest, commit per erasure", ours, floor,
+                       {"ratio_median": 1.5, "ratio_p99": 2.0},
+                       note=f"{n} + {n} distinct random guests (ours / floor), a COMMIT after each")
+
+
+def scenario_session(db, n):
+    sessions = sample_ids(db, "chat.chat_sessions", n, seed=43)
+    r = compare_rolled_back(db, "SELECT gdpr.anonymize_session($1)", "SELECT bench.floor_session($1)", sessions)
+    return ratio_entry("anonymize_session, rolled back", r["ours"], r["floor"], {"ratio_median": 1.5},
+                       note=f"{len(sessions)} random chats")
+
+
+def scenario_pseudonymize(db, table, floor_cols, target, batch, runs):
+    ours, floor = [], []
+    rows = int(one(db, f"SELECT count(*) FROM {table}"))
+    set_list = ", ".join(f"{c} = {c}" for c in floor_cols)
+    for i in range(runs):
+        for side in (["ours", "floor"] if i % 2 == 0 else ["floor", "ours"]):
+            sql = (f"SELECT gdpr.pseudonymize_table('{table}', {batch})" if side == "ours"
+                   else f"UPDATE {table} SET {set_list}")
+            # A bulk rewrite runs with triggers off on both sides (what a DBA does on a copy).
+            ms = float(one(db, "SET client_min_messages = warning; SET session_replication_role = replica; "
+                               f"SELECT bench.time_once($q${sql}$q$)"))
+            (ours if side == "ours" else floor).append(ms)
+            psql(db, f"VACUUM {table}")
+    entry = ratio_entry(f"pseudonymize_table({table})", ours, floor, {"ratio_median": target},
+                        note=f"{rows} rows, columns {', '.join(floor_cols)}; floor: UPDATE {table} SET "
+                             f"{floor_cols[0]} = {floor_cols[0]}, …; {runs} runs each, rolled back; both with "
+                             "session_replication_role = replica (triggers off, as for a bulk rewrite of a copy)")
+    entry["ours_rows_per_s"] = rows / (entry["ours"]["median"] / 1000)
+    entry["floor_rows_per_s"] = rows / (entry["floor"]["median"] / 1000)
+    return entry
+
+
+def scenario_functions(db, runs):
+    psql(db, "DROP TABLE IF EXISTS bench.vals")
+    psql(db, """CREATE TABLE bench.vals AS
+                SELECT 'user' || i || '@mail' || (i % 97) || '.example' AS email,
+                       (SELECT body FROM chat.messages m WHERE m.id = 1 + (i * 7) % 1000000) AS body
+                  FROM generate_series(1, 1000000) i""")
+    psql(db, "VACUUM ANALYZE bench.vals")
+    key = "'\\x" + "ab" * 32 + "'::bytea"
+    pairs = {
+        "hash": ("SELECT count(gdpr.hash(email)) FROM bench.vals",
+                 f"SELECT count(encode(bench.hmac(email::bytea, {key}, 'sha256'), 'hex')) FROM bench.vals"),
+        "fake_email": ("SELECT count(gdpr.fake_email(email)) FROM bench.vals",
+                       f"SELECT count('user.' || left(encode(bench.hmac(email::bytea, {key}, 'sha256'), 'hex'), 16)"
+                       f" || '@example.com') FROM bench.vals"),
+        "scrub": ("SELECT count(gdpr.scrub(body)) FROM bench.vals",
+                  "SELECT count(bench.floor_scrub(body)) FROM bench.vals"),
+    }
+    entries = []
+    for name, (ours_sql, floor_sql) in pairs.items():
+        ours, floor = [], []
+        for i in range(runs):
+            for side in (["ours", "floor"] if i % 2 == 0 else ["floor", "ours"]):
+                ms = float(one(db, f"SELECT bench.time_once($q${ours_sql if side == 'ours' else floor_sql}$q$)"))
+                (ours if side == "ours" else floor).append(ms)
+        e = ratio_entry(f"gdpr.{name} over 1M values", ours, floor, {"ratio_median": 1.0},
+                        note=f"floor: {floor_sql.replace('SELECT count(', '').split(' FROM')[0][:-1]}")
+        e["ours_calls_per_s"] = 1_000_000 / (e["ours"]["median"] / 1000)
+        e["floor_calls_per_s"] = 1_000_000 / (e["floor"]["median"] / 1000)
+        entries.append(e)
+    return entries
+
+
+def pgbench(db, script, clients, seconds, extra=()):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False, dir="/tmp") as f:
+        f.write(script)
+        path = f.name
+    os.chmod(path, 0o644)
+    cmd = [str(PGBIN / "pgbench"), "-h", str(SOCKET), "-p", PORT, "-U", "postgres", "-n", "-M", "prepared",
+           "-c", str(clients), "-j", str(clients), "-T", str(seconds), "-f", path, *extra, db]
+    if os.geteuid() == 0:
+        cmd = ["sudo", "-u", "postgres", "--"] + cmd
+    out = subprocess.run(cmd, text=True, capture_output=True)
+    os.unlink(path)
+    text = out.stdout + out.stderr
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    processed = re.search(r"number of transactions actually processed: (\d+)", text)
+    return {"tps": float(tps.group(1)) if tps else 0.0,
+            "failed": int(failed.group(1)) if failed else (0 if out.returncode == 0 else -1),
+            "transactions": int(processed.group(1)) if processed else 0,
+            "exit": out.returncode, "errors": [l for l in text.splitlines() if "ERROR" in l or "error" in l][:5]}
+
+
+def scenario_consent(db, seconds, runs):
+    lo, hi = psql(db, """SELECT min(c.id), max(c.id) FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id = c.text_id
+                          WHERE t.purpose = 'chatbot_leads' AND c.withdrawn_at IS NULL""").split("|")
+    script = ("\\set c random({lo}, {hi})\n"
+              "INSERT INTO bench.{table} (name, email, consent_id) VALUES ('Jana Nová', 'jana@mail.example', :c);\n")
+    fk, consent = [], []
+    for i in range(runs):
+        for table in (["leads_fk", "leads_consent"] if i % 2 == 0 else ["leads_consent", "leads_fk"]):
+            r = pgbench(db, script.format(lo=lo, hi=hi, table=table), 2, seconds)
+            if r["failed"] or r["exit"]:
+                raise RuntimeError(f"pgbench on {table} failed: {r}")
+            (fk if table == "leads_fk" else consent).append(r["tps"])
+    f, c = statistics.median(fk), statistics.median(consent)
+    return {"scenario": "consent trigger: lead inserts (pgbench, 2 clients)", "unit": "tps",
+            "floor": {"runs": runs, "median": f, "all": fk}, "ours": {"runs": runs, "median": c, "all": consent},
+            "ratio_tps": c / f, "targets": {"ratio_tps": 0.85}, "met": c / f >= 0.85,
+            "note": f"INSERT of one lead per transaction, {seconds} s per run, runs alternated; floor: the same "
+                    "table with a plain FOREIGN KEY to gdpr.consent; ours: gdpr.require_consent (trigger + FK)"}
+
+
+def scenario_concurrency(db, seconds):
+    half = int(one(db, "SELECT max(id) / 2 FROM chat.guests"))
+    count = int(one(db, f"""TRUNCATE bench.insert_sessions;
+        INSERT INTO bench.insert_sessions
+        SELECT row_number() OVER (ORDER BY id), id FROM chat.chat_sessions s
+         WHERE guest_id > {half}
+           AND NOT EXISTS (SELECT 1 FROM gdpr.erasure_log l
+                            WHERE l.kind IN ('guest', 'session') AND NOT l.dry_run
+                              AND l.subject_id = CASE l.kind WHEN 'guest' THEN s.guest_id ELSE s.id END::text);
+        SELECT count(*) FROM bench.insert_sessions"""))
+    erase = f"\\set g random(1, {half})\nSELECT gdpr.anonymize_guest(:g);\n"
+    insert = (f"\\set n random(1, {count})\n"
+              "INSERT INTO chat.messages (session_id, author_kind, body, sent_at)\n"
+              "SELECT session_id, 'guest', 'Is my order on its way?', now() FROM bench.insert_sessions WHERE n = :n;\n")
+    alone = pgbench(db, insert, 2, seconds)
+    log_lines_before = deadlocks_in_log()
+    results = {}
+
+    def run(name, script):
+        results[name] = pgbench(db, script, 2, seconds)
+
+    import threading
+    threads = [threading.Thread(target=run, args=("erasures", erase)),
+               threading.Thread(target=run, args=("inserts", insert))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    deadlocks = deadlocks_in_log() - log_lines_before
+    ok = all(r["exit"] == 0 and r["failed"] == 0 for r in results.values()) and deadlocks == 0
+    return {"scenario": "concurrency: 2 clients erasing guests, 2 clients inserting messages for other guests",
+            "unit": "tps", "erasures_tps": results["erasures"]["tps"], "inserts_tps": results["inserts"]["tps"],
+            "inserts_alone_tps": alone["tps"], "failed": {k: v["failed"] for k, v in results.items()},
+            "errors": {k: v["errors"] for k, v in results.items()}, "deadlocks": deadlocks, "met": ok,
+            "targets": {"deadlocks": 0, "errors": 0},
+            "note": f"{seconds} s; erasures commit one guest each (guests 1..{half}); inserts go to chats of the "
+                    f"other guests (not erased earlier), through the erased-subject guard; 'inserts alone' is the "
+                    f"same insert load without erasures"}
+
+
+def deadlocks_in_log():
+    path = DIR / "data" / "server.log"
+    try:
+        return path.read_text(errors="replace").count("deadlock detected")
+    except OSError:
+        return 0
+
+
+def explain_erasure(db):
+    """Scan nodes of every statement an erasure of a guest runs, planned generically."""
+    out = psql(db, """
+        CREATE OR REPLACE FUNCTION pg_temp.scans() RETURNS TABLE (tbl text, purpose text, node text)
+        LANGUAGE plpgsql AS $$
+        DECLARE s record; line text; n int := 0;
+        BEGIN
+            SET LOCAL plan_cache_mode = force_generic_plan;
+            FOR s IN SELECT * FROM gdpr.erasure_statements('guest') ORDER BY 1, 2 LOOP
+                n := n + 1;
+                EXECUTE format('PREPARE bench_stmt_%s(%s) AS %s', n, array_to_string(s.parameter_types, ','), s.statement);
+                FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) EXECUTE bench_stmt_%s(%s)', n,
+                        array_to_string(array_fill('NULL'::text, ARRAY[cardinality(s.parameter_types)]), ','))
+                LOOP
+                    IF line ~ 'Scan' THEN
+                        tbl := s."table"; purpose := s.purpose;
+                        node := regexp_replace(regexp_replace(line, '^\\s*(->\\s*)?', ''), '  +.*$', '');
+                        RETURN NEXT;
+                    END IF;
+                END LOOP;
+            END LOOP;
+        END $$;
+        SELECT tbl, purpose, node FROM pg_temp.scans()""")
+    return [dict(zip(("table", "purpose", "node"), l.split("|"))) for l in out.splitlines()]
+
+
+def explain_analyze_guest(db, guest):
+    return psql(db, f"""BEGIN;
+        EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)
+        SELECT gdpr.anonymize_guest({guest});
+        ROLLBACK;""")
+
+
+# --- report --------------------------------------------------------------------------------------------------
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    except (OSError, AttributeError):
+        mem_kb = 0
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1),
+            "kernel": platform.release(), "os": platform.platform()}
+
+
+def fmt(x, unit):
+    if unit == "tps":
+        return f"{x:,.0f} tps"
+    return f"{x:,.2f} ms" if x < 1000 else f"{x / 1000:,.2f} s"
+
+
+def write_report(result, path_md, path_json):
+    path_json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    m, s = result["machine"], result["scale"]
+    lines = [
+        "# pg_gdpr benchmarks",
+        "",
+        f"Generated by `make bench` (`bench/bench.py --scale {result['scale_name']}`) on {result['date']}; "
+        "machine-readable: `BENCHMARKS.json`. Every scenario is measured against its **floor** — the plain SQL a DBA "
+        "would write by hand to change the same rows and columns (`bench/setup.sql`) — in the same run, on the same "
+        "data. Ratios are ours / floor (for TPS: ours / floor throughput, higher is better).",
+        "",
+        f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}.  ",
+        f"**PostgreSQL**: {result['postgres']}; " + ", ".join(f"{k}={v}" for k, v in result["settings"].items()) + ".  ",
+        f"**Data** (examples/chat, {SESSIONS_PER_GUEST} chats per guest, {MESSAGES_PER_SESSION} messages per chat): "
+        + ", ".join(f"{k} {v}" for k, v in s.items()) + ".",
+        "",
+        "| scenario | ours median | ours p99 | floor median | floor p99 | ratio (median / p99) | target | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in result["scenarios"]:
+        if "ratio_median" in e:
+            tgt = ", ".join(f"{k.replace('ratio_', '')} ≤ {v}×" for k, v in e["targets"].items())
+            lines.append(f"| {e['scenario']} | {fmt(e['ours']['median'], e['unit'])} | {fmt(e['ours']['p99'], e['unit'])} "
+                         f"| {fmt(e['floor']['median'], e['unit'])} | {fmt(e['floor']['p99'], e['unit'])} "
+                         f"| {e['ratio_median']:.2f}× / {e['ratio_p99']:.2f}× | {tgt} | {'yes' if e['met'] else '**no**'} |")
+        elif "ratio_tps" in e:
+            lines.append(f"| {e['scenario']} | {fmt(e['ours']['median'], 'tps')} | | {fmt(e['floor']['median'], 'tps')} "
+                         f"| | {e['ratio_tps']:.2f}× throughput | ≥ 0.85× | {'yes' if e['met'] else '**no**'} |")
+        else:
+            lines.append(f"| {e['scenario']} | erasures {fmt(e['erasures_tps'], 'tps')}, inserts {fmt(e['inserts_tps'], 'tps')} "
+                         f"| | inserts alone {fmt(e['inserts_alone_tps'], 'tps')} | | deadlocks {e['deadlocks']}, failed "
+                         f"{sum(e['failed'].values())} | no deadlock, no error | {'yes' if e['met'] else '**no**'} |")
+    lines += ["", "## Notes per scenario", ""]
+    for e in result["scenarios"]:
+        extra = ""
+        if "ours_rows_per_s" in e:
+            extra = f" Throughput: ours {e['ours_rows_per_s']:,.0f} rows/s, floor {e['floor_rows_per_s']:,.0f} rows/s."
+        if "ours_calls_per_s" in e:
+            extra = f" Calls/s: ours {e['ours_calls_per_s']:,.0f}, floor {e['floor_calls_per_s']:,.0f}."
+        lines.append(f"* **{e['scenario']}**: {e['note']}.{extra}")
+    lines += ["", "## Size independence", "",
+              f"anonymize_guest median on {s['guests']} guests vs {result['small_scale']['guests']} guests "
+              f"(same per-guest shape): {result['size_check']['large_median']:.2f} ms vs "
+              f"{result['size_check']['small_median']:.2f} ms → the small database is "
+              f"{result['size_check']['speedup']:.2f}× faster (target ≤ 1.2×): "
+              f"{'met' if result['size_check']['met'] else '**not met**'}.", "",
+              "## Index use (every statement an erasure of a guest runs, planned generically)", "",
+              "| table | statement | scan |", "|---|---|---|"]
+    for x in result["explain"]:
+        lines.append(f"| {x['table']} | {x['purpose']} | {x['node']} |")
+    lines += ["", "`EXPLAIN (ANALYZE, BUFFERS)` of one erasure (the function call; its statements run inside):", "",
+              "```", result["explain_analyze"], "```", ""]
+    if result.get("analysis"):
+        lines += ["## Analysis", "", result["analysis"], ""]
+    path_md.write_text("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "default"))
+    ap.add_argument("--keep", action="store_true", help="leave the cluster running")
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = ap.parse_args()
+    scale = SCALES[args.scale]
+    analysis_file = ROOT / "bench" / "ANALYSIS.md"
+
+    start_cluster()
+    try:
+        result = {"date": datetime.date.today().isoformat(), "scale_name": args.scale, "machine": machine(),
+                  "settings": SERVER_SETTINGS, "scenarios": []}
+        result["postgres"] = one("postgres", "SELECT version()").split(" on ")[0]
+        log(f"generating {scale['guests']} guests (and {scale['small_guests']} for the size check)")
+        result["scale"] = load_chat("bench", scale["guests"])
+        result["small_scale"] = load_chat("bench_small", scale["small_guests"])
+        db, n = "bench", scale["erasures"]
+
+        log("scenario 1: anonymize_guest (rolled back, same guests for both)")
+        big = scenario_erasure(db, n)
+        result["scenarios"].append(big)
+        small = scenario_erasure("bench_small", n, label_suffix=f" ({scale['small_guests']} guests)")
+        result["scenarios"].append(small)
+        speedup = big["ours"]["median"] / small["ours"]["median"]
+        result["size_check"] = {"large_median": big["ours"]["median"], "small_median": small["ours"]["median"],
+                                "speedup": speedup, "met": speedup <= 1.2}
+        log("scenario 2: anonymize_session")
+        result["scenarios"].append(scenario_session(db, n))
+        # Committed erasures change the data for good (and the guard then refuses the floor's writes to those
+        # rows): they come after the rolled-back scenarios.
+        log("scenario 1b: anonymize_guest with a commit per erasure")
+        result["scenarios"].insert(2, scenario_erasure_committed(db, n // 2))
+        result["explain"] = explain_erasure(db)
+        result["explain_analyze"] = explain_analyze_guest(db, sample_ids(db, "chat.guests", 1, seed=1)[0])
+
+        log("scenario 3: pseudonymize_table")
+        result["scenarios"].append(scenario_pseudonymize(
+            db, "chat.guests", ["name", "email", "phone", "ip", "metadata"], 1.5, 50_000, 3))
+        result["scenarios"].append(scenario_pseudonymize(db, "chat.messages", ["body"], 3.0, 100_000, 1))
+        log("scenario 4: strategy functions")
+        result["scenarios"].extend(scenario_functions(db, 3))
+        log("scenario 5: consent trigger")
+        result["scenarios"].append(scenario_consent(db, scale["pgbench_seconds"], 3))
+        log("scenario 6: concurrency")
+        result["scenarios"].append(scenario_concurrency(db, scale["pgbench_seconds"] * 2))
+        if analysis_file.exists():
+            result["analysis"] = analysis_file.read_text().strip()
+        out = Path(args.out)
+        write_report(result, out, out.with_suffix(".json"))
+        log(f"wrote {out} and {out.with_suffix('.json')}")
+        for e in result["scenarios"]:
+            r = e.get("ratio_median", e.get("ratio_tps"))
+            log(f"  {e['scenario']}: {'' if r is None else f'{r:.2f}x '}{'met' if e['met'] else 'NOT met'}")
+    finally:
+        if not args.keep:
+            stop_cluster()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
