@@ -43,12 +43,14 @@ fn ascii_word(s: &str) -> String {
 }
 
 pub fn fake_email(value: &str, key: &[u8], max_len: Option<i32>) -> String {
-    let mut rng = pseudonym::rng(key, "fake_email", value);
+    // One keyed digest seeds the names and gives the unique suffix.
+    let seed = pseudonym::digest(key, "fake_email", value);
+    let mut rng = <pseudonym::FakeRng as rand::SeedableRng>::from_seed(seed);
     let first: String = FirstName().fake_with_rng(&mut rng);
     let last: String = LastName().fake_with_rng(&mut rng);
     let domain = DOMAINS[rng.random_range(0..DOMAINS.len())];
     let local = format!("{}.{}", ascii_word(&first), ascii_word(&last));
-    let suffix = pseudonym::unique_suffix(key, "fake_email", value);
+    let suffix = pseudonym::hex(&seed[..8]);
     let email = format!("{local}.{suffix}@{domain}");
     match max_len {
         Some(n) if email.chars().count() > n as usize => {

@@ -9,7 +9,6 @@ use fake::faker::name::raw::{FirstName, LastName};
 use fake::locales::{DE_DE, EN, FR_FR, IT_IT, PT_BR, PT_PT};
 use fake::Fake;
 use pgrx::prelude::*;
-use rand_chacha::ChaCha20Rng;
 
 use super::{max_len_arg, pseudonym, require_min_len, require_text, ExprParams, Options, Strategy};
 use crate::catalog::introspect::Column;
@@ -46,7 +45,7 @@ pub const KINDS: [(&str, Kind); 6] = [
 /// Generates one value of `kind` in the locale `L`.
 macro_rules! generate_in {
     ($locale:expr, $kind:expr, $rng:expr) => {{
-        let rng: &mut ChaCha20Rng = $rng;
+        let rng: &mut pseudonym::FakeRng = $rng;
         match $kind {
             Kind::FirstName => FirstName($locale).fake_with_rng::<String, _>(rng),
             Kind::LastName => LastName($locale).fake_with_rng::<String, _>(rng),
@@ -68,7 +67,7 @@ macro_rules! generate_in {
     }};
 }
 
-fn generate(kind: Kind, locale: &str, rng: &mut ChaCha20Rng) -> String {
+fn generate(kind: Kind, locale: &str, rng: &mut pseudonym::FakeRng) -> String {
     match locale {
         "de_de" => generate_in!(DE_DE, kind, rng),
         "fr_fr" => generate_in!(FR_FR, kind, rng),

@@ -2,25 +2,50 @@
 //! With the one-time key of an erasure the result cannot be linked back to the input once the key is gone;
 //! with the same key the same input always gives the same output (so copies in several tables agree).
 
+use std::cell::RefCell;
+
 use hmac::{Hmac, Mac};
 use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
+use rand_chacha::ChaCha8Rng;
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The generator behind every fake: ChaCha8 (stable across releases, and fast enough to be seeded per row).
+pub type FakeRng = ChaCha8Rng;
+
+thread_local! {
+    /// The HMAC state after absorbing the last key used: set up once per key, cloned per value (the key
+    /// schedule is half the work of a short HMAC).
+    static KEYED: RefCell<Option<(Vec<u8>, HmacSha256)>> = const { RefCell::new(None) };
+}
+
+fn keyed_mac(key: &[u8]) -> HmacSha256 {
+    KEYED.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match cell.as_ref() {
+            Some((k, mac)) if k.as_slice() == key => mac.clone(),
+            _ => {
+                let mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+                *cell = Some((key.to_vec(), mac.clone()));
+                mac
+            }
+        }
+    })
+}
+
 /// HMAC-SHA256 over `domain`, a separator and `value`; the domain keeps strategies from sharing outputs.
 pub fn digest(key: &[u8], domain: &str, value: &str) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    let mut mac = keyed_mac(key);
     mac.update(domain.as_bytes());
     mac.update(&[0]);
     mac.update(value.as_bytes());
     mac.finalize().into_bytes().into()
 }
 
-/// A reproducible random generator seeded from the keyed digest (ChaCha20 is stable across releases).
-pub fn rng(key: &[u8], domain: &str, value: &str) -> ChaCha20Rng {
-    ChaCha20Rng::from_seed(digest(key, domain, value))
+/// A reproducible random generator seeded from the keyed digest.
+pub fn rng(key: &[u8], domain: &str, value: &str) -> FakeRng {
+    FakeRng::from_seed(digest(key, domain, value))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
