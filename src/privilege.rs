@@ -13,9 +13,15 @@ use crate::error::{GdprError, Result};
 
 /// The caller's role names: `(current_user, session_user)`.
 pub fn caller() -> Result<(String, String)> {
-    let (cur, ses) =
-        Spi::get_two::<String, String>("SELECT current_user::text, session_user::text")?;
-    Ok((cur.unwrap_or_default(), ses.unwrap_or_default()))
+    let name = |role: pg_sys::Oid| {
+        // SAFETY: GetUserNameFromId returns a palloc'd copy of the role's name (or raises for a dropped role).
+        unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false)) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    // SAFETY: plain reads of the backend's current and session user ids.
+    let (current, session) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
+    Ok((name(current), name(session)))
 }
 
 /// Declarations about a table may only be made by its owner (or a member of the owning role).

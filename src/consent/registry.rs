@@ -53,9 +53,10 @@ pub fn grant(
     };
     let (granted_by, _) = caller()?;
     as_extension_owner(|| {
-        let text = Spi::connect(|client| {
+        // Locking (FOR KEY SHARE: the text cannot be deleted under the new consent) needs a read-write SPI call.
+        let text = Spi::connect_mut(|client| {
             let mut found = None;
-            for r in client.select(
+            for r in client.update(
                 "SELECT active, purpose, version FROM gdpr.consent_text WHERE id = $1 FOR KEY SHARE",
                 None,
                 &[text_id.into()],

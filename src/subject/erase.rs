@@ -183,7 +183,9 @@ fn find_rows(
             }
             reach[t].followed = to;
             progressed = true;
-            for (ei, edge) in plan.edges.iter().enumerate().filter(|(_, e)| e.parent == t) {
+            for (ei, edge) in plan.edges.iter().enumerate().filter(|(_, e)| {
+                e.parent == t && (dry_run || !plan.tables[e.child].skip_when_erasing)
+            }) {
                 let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.parent_values.len()];
                 for row in &reach[t].rows[from..to] {
                     let tuple: Option<Vec<String>> = edge

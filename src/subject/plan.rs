@@ -58,6 +58,9 @@ pub struct PlanTable {
     pub path: String,
     /// Declared PII columns whose values `scrub` must look for. Empty unless the plan scrubs.
     pub identifier_columns: Vec<IdentifierColumn>,
+    /// Reached, but nothing changes in it and nothing depends on finding its rows (a `keep` leaf such as a
+    /// tag link): a real erasure does not look for its rows; a dry run does, to report them.
+    pub skip_when_erasing: bool,
     /// Column sets other rows reference this table's rows by (the key for the root): an erasure records the
     /// erased rows' values of each in `gdpr.erased_row` for the erased-subject guard.
     pub markers: Vec<Marker>,
@@ -582,7 +585,20 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             path,
             identifier_columns,
             markers,
+            skip_when_erasing: false,
         });
+    }
+    for i in 1..tables.len() {
+        let t = &tables[i];
+        let leaf = !plan_edges.iter().any(|e| e.parent == i);
+        let guards_a_delete = plan_edges.iter().any(|e| {
+            e.child == i && e.blocks_delete && tables[e.parent].action == Action::Delete
+        });
+        tables[i].skip_when_erasing = t.action == Action::Anonymize
+            && t.update_sql.is_none()
+            && t.identifier_columns.is_empty()
+            && leaf
+            && !guards_a_delete;
     }
 
     let delete_order = children_first(&tables, &plan_edges);
