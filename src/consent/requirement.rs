@@ -227,3 +227,15 @@ fn quote_ident(name: &str) -> Result<String> {
             .unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::trigger_name;
+
+    #[test]
+    fn trigger_names_fit_identifiers_on_character_boundaries() {
+        assert_eq!(trigger_name("consent_id"), "gdpr_consent_consent_id");
+        let long = trigger_name(&"č".repeat(40));
+        assert!(long.len() <= 63 && long.starts_with("gdpr_consent_č"));
+    }
+}

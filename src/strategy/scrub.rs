@@ -385,6 +385,21 @@ mod tests {
     }
 
     #[test]
+    fn identifiers_match_when_lower_casing_changes_lengths() {
+        // 'İ' lower-cases to two characters: offsets must still map back to the original text.
+        let values = vec![Some("Kemal Yıldız".to_string())];
+        let kinds = vec![Some("name".to_string())];
+        assert_eq!(
+            scrub(
+                "İstanbul: KEMAL Yıldız wrote, then yıldız; Yıldızlar stays.",
+                &values,
+                &kinds
+            ),
+            "İstanbul: [name] wrote, then [name]; Yıldızlar stays."
+        );
+    }
+
+    #[test]
     fn subject_identifiers_whole_words_and_parts() {
         let values = vec![
             Some("Jan Novák".to_string()),

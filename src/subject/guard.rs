@@ -333,6 +333,13 @@ pub fn check_write(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
     Ok(())
 }
 
+/// The guard trigger's WHEN condition: false while the erasure engine or pseudonymize_table writes, so their
+/// own updates do not even enter the trigger (a row trigger call costs more than the whole check it skips).
+#[pg_extern(volatile, parallel_restricted)]
+fn _guard_active() -> bool {
+    ENGINE_WRITING.with(Cell::get) == 0
+}
+
 /// BEFORE INSERT OR UPDATE row trigger installed by `gdpr.guard_erased_subjects()`.
 #[pg_trigger]
 fn _refuse_erased<'a>(
@@ -349,17 +356,34 @@ pub fn install() -> crate::error::Result<Vec<(String, bool)>> {
     for oid in guarded_tables()? {
         let table = introspect::table(oid)?;
         let present = has_trigger(oid)?;
-        if !present {
+        let current = present && has_current_trigger(oid)?;
+        if !current {
             require_table_owner(&table)?;
+            if present {
+                // Installed by an earlier version (without the WHEN condition): replace it.
+                Spi::run(&format!(
+                    "DROP TRIGGER {TRIGGER_NAME} ON {}",
+                    table.sql_name
+                ))?;
+            }
             Spi::run(&format!(
                 "CREATE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE ON {} \
-                 FOR EACH ROW EXECUTE FUNCTION gdpr._refuse_erased()",
+                 FOR EACH ROW WHEN (gdpr._guard_active()) EXECUTE FUNCTION gdpr._refuse_erased()",
                 table.sql_name
             ))?;
         }
-        out.push((table.display, !present));
+        out.push((table.display, !current));
     }
     Ok(out)
+}
+
+fn has_current_trigger(table: pg_sys::Oid) -> crate::error::Result<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                         WHERE tgrelid = $1 AND tgname = $2 AND tgparentid = 0 AND tgqual IS NOT NULL)",
+        &[table.into(), TRIGGER_NAME.into()],
+    )?
+    .unwrap_or(false))
 }
 
 pub fn has_trigger(table: pg_sys::Oid) -> crate::error::Result<bool> {
@@ -415,4 +439,19 @@ pub fn record(
             Ok(())
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_keys_and_column_lists() {
+        assert_eq!(marker_key(&["42"]), "42");
+        assert_eq!(marker_key(&["a", "b,\"c"]), r#"["a","b,\"c"]"#);
+        assert_eq!(
+            text_array_literal(&["id".into(), r#"we"ird\col"#.into()]),
+            r#"{"id","we\"ird\\col"}"#
+        );
+    }
 }

@@ -591,9 +591,9 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
     for i in 1..tables.len() {
         let t = &tables[i];
         let leaf = !plan_edges.iter().any(|e| e.parent == i);
-        let guards_a_delete = plan_edges.iter().any(|e| {
-            e.child == i && e.blocks_delete && tables[e.parent].action == Action::Delete
-        });
+        let guards_a_delete = plan_edges
+            .iter()
+            .any(|e| e.child == i && e.blocks_delete && tables[e.parent].action == Action::Delete);
         tables[i].skip_when_erasing = t.action == Action::Anonymize
             && t.update_sql.is_none()
             && t.identifier_columns.is_empty()
