@@ -462,9 +462,17 @@ def main():
     ap.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "default"))
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite the Markdown from the JSON next to it (after editing bench/ANALYSIS.md)")
     args = ap.parse_args()
     scale = SCALES[args.scale]
     analysis_file = ROOT / "bench" / "ANALYSIS.md"
+    if args.render:
+        out = Path(args.out)
+        result = json.loads(out.with_suffix(".json").read_text())
+        result["analysis"] = analysis_file.read_text().strip() if analysis_file.exists() else ""
+        write_report(result, out, out.with_suffix(".json"))
+        return 0
 
     start_cluster()
     try:
