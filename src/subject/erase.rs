@@ -34,9 +34,16 @@ struct Reach {
     seen: HashSet<Vec<Option<String>>>,
     /// Rows before this index have had their references followed.
     followed: usize,
+    /// Rows deleted straight from their parents' keys (`PlanTable::delete_directly`), never fetched.
+    deleted: usize,
 }
 
 impl Reach {
+    /// Rows reached: fetched or deleted directly.
+    fn count(&self) -> usize {
+        self.rows.len() + self.deleted
+    }
+
     fn add(&mut self, table: &PlanTable, row: Row) -> bool {
         let identity = match &table.identity {
             Identity::Key(idx) => idx.iter().map(|i| row[i + 2].clone()).collect(),
@@ -207,6 +214,13 @@ fn find_rows(
                 let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
                 if let Some(value) = &edge.discriminator {
                     args.push(value.clone().into());
+                }
+                if !dry_run && plan.tables[edge.child].delete_directly {
+                    let deleted = execute(client, &edge.delete_sql, &edge.param_types(), &args)?;
+                    edge_counts[ei].matched += deleted;
+                    edge_counts[ei].first_reached += deleted;
+                    reach[edge.child].deleted += deleted;
+                    continue;
                 }
                 let sql = if dry_run {
                     &edge.select_unlocked
@@ -392,7 +406,7 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
     plan.tables
         .iter()
         .enumerate()
-        .filter(|(i, _)| !reach[*i].rows.is_empty())
+        .filter(|(i, _)| reach[*i].count() > 0)
         .map(|(i, t)| {
             let action = match t.action {
                 Action::Delete => "delete",
@@ -409,7 +423,7 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
             let mut entry = json!({
                 "table": t.table.display,
                 "action": action,
-                "rows": reach[i].rows.len(),
+                "rows": reach[i].count(),
                 "path": t.path,
             });
             if t.action == Action::Anonymize {
@@ -543,7 +557,7 @@ fn erase_with(
         guard::record(&erasure_id, markers(plan, &reach))?;
     }
     let tables = table_report(plan, &reach, &edge_counts);
-    let total: usize = reach.iter().map(|r| r.rows.len()).sum();
+    let total: usize = reach.iter().map(Reach::count).sum();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let log_tables: serde_json::Map<String, Value> = tables
         .iter()

@@ -58,6 +58,9 @@ pub struct PlanTable {
     pub path: String,
     /// Declared PII columns whose values `scrub` must look for. Empty unless the plan scrubs.
     pub identifier_columns: Vec<IdentifierColumn>,
+    /// A leaf erased by delete whose rows nothing else needs (no identifiers, no markers): a real erasure
+    /// deletes its rows straight from the parent keys (`PlanEdge::delete_sql`); a dry run finds them.
+    pub delete_directly: bool,
     /// Reached, but nothing changes in it and nothing depends on finding its rows (a `keep` leaf such as a
     /// tag link): a real erasure does not look for its rows; a dry run does, to report them.
     pub skip_when_erasing: bool,
@@ -86,6 +89,9 @@ pub struct PlanEdge {
     pub child_cols: Vec<String>,
     pub label: String,
     pub blocks_delete: bool,
+    /// `DELETE` of the child rows matching the given values: how a real erasure empties a leaf table that is
+    /// erased by delete (one statement instead of finding the rows, then deleting them by key).
+    pub delete_sql: String,
 }
 
 #[derive(Debug)]
@@ -448,6 +454,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             parent_values,
             select_locked: select_sql(table, fetched, &predicate, Some(lock)),
             select_unlocked: select_sql(table, fetched, &predicate, None),
+            delete_sql: format!("DELETE FROM {} AS t WHERE {predicate}", table.sql_name),
             discriminator: r.discriminator.as_ref().map(|(_, v)| v.clone()),
             child_cols: r.child_cols.clone(),
             label: format!(
@@ -586,6 +593,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             identifier_columns,
             markers,
             skip_when_erasing: false,
+            delete_directly: false,
         });
     }
     for i in 1..tables.len() {
@@ -594,6 +602,11 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         let guards_a_delete = plan_edges
             .iter()
             .any(|e| e.child == i && e.blocks_delete && tables[e.parent].action == Action::Delete);
+        tables[i].delete_directly = t.action == Action::Delete
+            && t.identifier_columns.is_empty()
+            && t.markers.is_empty()
+            && leaf;
+        let t = &tables[i];
         tables[i].skip_when_erasing = t.action == Action::Anonymize
             && t.update_sql.is_none()
             && t.identifier_columns.is_empty()
@@ -664,6 +677,14 @@ pub fn statements(plan: &ErasurePlan) -> Vec<(String, String, String, Vec<String
             e.select_locked.clone(),
             type_names(&e.param_types()),
         ));
+        if plan.tables[e.child].delete_directly {
+            out.push((
+                plan.tables[e.child].table.display.clone(),
+                format!("delete via {}", e.label),
+                e.delete_sql.clone(),
+                type_names(&e.param_types()),
+            ));
+        }
     }
     for t in &plan.tables {
         match (t.action, &t.update_sql) {
