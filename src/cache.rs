@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::LocalKey;
 
 use crate::consent::{ConsentTable, ConsentText};
 use crate::subject::guard::{self, Guard};
@@ -157,25 +158,13 @@ pub fn consent_text(
 
 /// Where the consent trigger looks consents up.
 pub fn consent_table(load: impl FnOnce() -> Result<ConsentTable>) -> Result<ConsentTable> {
-    ensure_fresh()?;
-    if let Some(found) = CONSENT_TABLE.with(|c| *c.borrow()) {
-        return Ok(found);
-    }
-    let found = load()?;
-    CONSENT_TABLE.with(|c| *c.borrow_mut() = Some(found));
-    Ok(found)
+    cached(&CONSENT_TABLE, load)
 }
 
 /// The extension owner's role, read once per backend (an ownership change of the extension's tables, as
 /// REASSIGN OWNED makes, invalidates it).
 pub fn extension_owner(load: impl FnOnce() -> Result<pg_sys::Oid>) -> Result<pg_sys::Oid> {
-    ensure_fresh()?;
-    if let Some(o) = OWNER.with(|o| *o.borrow()) {
-        return Ok(o);
-    }
-    let owner = load()?;
-    OWNER.with(|o| *o.borrow_mut() = Some(owner));
-    Ok(owner)
+    cached(&OWNER, load)
 }
 
 /// A prepared statement for `sql` with parameter types `types`, kept until the cache goes stale.
@@ -195,13 +184,21 @@ pub fn statement(
 
 /// The database's pseudonymization key, read once per backend through `load` (which runs as the owner).
 pub fn key(load: impl FnOnce() -> Result<Vec<u8>>) -> Result<Rc<Vec<u8>>> {
+    cached(&KEY, || load().map(Rc::new))
+}
+
+/// The value in `slot`, loaded on first use and kept until the cache goes stale.
+fn cached<T: Clone + 'static>(
+    slot: &'static LocalKey<RefCell<Option<T>>>,
+    load: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     ensure_fresh()?;
-    if let Some(k) = KEY.with(|k| k.borrow().clone()) {
-        return Ok(k);
+    if let Some(value) = slot.with(|s| s.borrow().clone()) {
+        return Ok(value);
     }
-    let key = Rc::new(load()?);
-    KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
-    Ok(key)
+    let value = load()?;
+    slot.with(|s| *s.borrow_mut() = Some(value.clone()));
+    Ok(value)
 }
 
 /// Called by the trigger on the config tables: other backends (and this one) drop their plans at commit.

@@ -78,6 +78,13 @@ impl GdprError {
     }
 }
 
+/// Turns a NULL argument into a clear error instead of a silently ignored call.
+pub fn required<T>(value: Option<T>, function: &str, arg: &str) -> Result<T> {
+    value.ok_or_else(|| {
+        GdprError::NullValue(format!("{function}: argument \"{arg}\" must not be NULL"))
+    })
+}
+
 /// `result.or_report()` in the thin `#[pg_extern]` wrappers.
 pub trait OrReport<T> {
     fn or_report(self) -> T;

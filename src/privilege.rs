@@ -74,14 +74,13 @@ pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// Runs `f` as `role` (a table's owner, as PostgreSQL's foreign-key checks do), row security not forced.
 pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let owner = role;
     let mut user = pg_sys::Oid::INVALID;
     let mut context = 0;
     // SAFETY: plain reads/writes of the backend's current user id, restored by the guard.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         pg_sys::SetUserIdAndSecContext(
-            owner,
+            role,
             context
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32

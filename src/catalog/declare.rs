@@ -5,16 +5,9 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation};
 
 use super::introspect::{self, Column, Table};
-use crate::error::{GdprError, OrReport, Result};
+use crate::error::{required, GdprError, OrReport, Result};
 use crate::privilege::{as_extension_owner, require_table_owner};
 use crate::strategy;
-
-/// Turns a NULL argument into a clear error instead of a silently ignored call.
-fn required<T>(value: Option<T>, function: &str, arg: &str) -> Result<T> {
-    value.ok_or_else(|| {
-        GdprError::NullValue(format!("{function}: argument \"{arg}\" must not be NULL"))
-    })
-}
 
 /// A table the caller owns, or an error naming it.
 fn owned_table(rel: Option<PgRelation>, function: &str, arg: &str) -> Result<Table> {

@@ -154,3 +154,19 @@ pub fn primary_key(table: &Table) -> Result<Vec<Column>> {
     })?;
     columns(table, &names)
 }
+
+/// Trigger `name` of `table` (not a partition's clone): None when absent, else whether it has a WHEN condition.
+pub fn trigger(table: pg_sys::Oid, name: &str) -> Result<Option<bool>> {
+    Spi::connect(|client| {
+        let mut rows = client.select(
+            "SELECT t.tgqual IS NOT NULL FROM pg_catalog.pg_trigger t
+              WHERE t.tgrelid = $1 AND t.tgname = $2 AND t.tgparentid = 0",
+            Some(1),
+            &[table.into(), name.into()],
+        )?;
+        Ok::<_, GdprError>(match rows.next() {
+            Some(r) => Some(r.get::<bool>(1)?.unwrap_or(false)),
+            None => None,
+        })
+    })
+}

@@ -51,32 +51,36 @@ pub fn find_and_lock(at: ConsentTable, id: i64) -> Result<Option<Consent>> {
         pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
         let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
 
-        let mut result = Ok(None);
-        if pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {
-            let mut tid = (*slot).tts_tid;
-            let mut failure: pg_sys::TM_FailureData = std::mem::zeroed();
-            let tuple_lock = (*(*rel).rd_tableam)
-                .tuple_lock
-                .expect("every table access method locks tuples");
-            let locked = tuple_lock(
-                rel,
-                &mut tid,
-                snapshot,
-                slot,
-                pg_sys::GetCurrentCommandId(false),
-                pg_sys::LockTupleMode::LockTupleKeyShare,
-                pg_sys::LockWaitPolicy::LockWaitBlock,
-                pg_sys::TUPLE_LOCK_FLAG_FIND_LAST_VERSION as u8,
-                &mut failure,
-            );
-            result = match locked {
-                pg_sys::TM_Result::TM_Ok => Ok(Some(read(at, slot))),
-                pg_sys::TM_Result::TM_Deleted => Ok(None),
-                other => Err(GdprError::ObjectChanged(format!(
-                    "consent {id} changed while being checked (lock result {other}); retry"
-                ))),
-            };
-        }
+        let found =
+            pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
+        let result = match (found, (*(*rel).rd_tableam).tuple_lock) {
+            (false, _) => Ok(None),
+            (true, None) => Err(GdprError::InvalidDefinition(
+                "gdpr.consent uses a table access method that cannot lock rows".into(),
+            )),
+            (true, Some(tuple_lock)) => {
+                let mut tid = (*slot).tts_tid;
+                let mut failure: pg_sys::TM_FailureData = std::mem::zeroed();
+                let locked = tuple_lock(
+                    rel,
+                    &mut tid,
+                    snapshot,
+                    slot,
+                    pg_sys::GetCurrentCommandId(false),
+                    pg_sys::LockTupleMode::LockTupleKeyShare,
+                    pg_sys::LockWaitPolicy::LockWaitBlock,
+                    pg_sys::TUPLE_LOCK_FLAG_FIND_LAST_VERSION as u8,
+                    &mut failure,
+                );
+                match locked {
+                    pg_sys::TM_Result::TM_Ok => Ok(Some(read(at, slot))),
+                    pg_sys::TM_Result::TM_Deleted => Ok(None),
+                    other => Err(GdprError::ObjectChanged(format!(
+                        "consent {id} changed while being checked (lock result {other}); retry"
+                    ))),
+                }
+            }
+        };
 
         pg_sys::ExecDropSingleTupleTableSlot(slot);
         pg_sys::index_endscan(scan);

@@ -13,17 +13,13 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation};
 
 use crate::cache;
-use crate::error::{GdprError, OrReport};
+use crate::error::{required, GdprError, OrReport};
 use crate::privilege::as_extension_owner;
-
-fn required<T>(value: Option<T>, what: &str) -> T {
-    value.unwrap_or_else(|| GdprError::NullValue(format!("{what} must not be NULL")).report())
-}
 
 /// The relation's oid, closing the relation pgrx opened for the argument: ALTER TABLE refuses a table this
 /// backend still has open.
-fn relation_oid(tbl: Option<PgRelation>) -> pg_sys::Oid {
-    let rel = required(tbl, "tbl");
+fn relation_oid(tbl: Option<PgRelation>, function: &str) -> pg_sys::Oid {
+    let rel = required(tbl, function, "tbl").or_report();
     let oid = rel.oid();
     drop(rel);
     oid
@@ -39,12 +35,14 @@ fn grant_consent(
     subject_kind: default!(Option<&str>, "NULL"),
     subject_id: default!(Option<&str>, "NULL"),
 ) -> i64 {
-    registry::grant(
-        required(text_id, "text_id"),
-        required(source, "source"),
-        subject_kind,
-        subject_id,
-    )
+    (|| {
+        registry::grant(
+            required(text_id, "grant_consent", "text_id")?,
+            required(source, "grant_consent", "source")?,
+            subject_kind,
+            subject_id,
+        )
+    })()
     .or_report()
 }
 
@@ -52,7 +50,8 @@ fn grant_consent(
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn withdraw_consent(consent_id: Option<i64>) -> JsonB {
-    JsonB(registry::withdraw(required(consent_id, "consent_id")).or_report())
+    let id = required(consent_id, "withdraw_consent", "consent_id").or_report();
+    JsonB(registry::withdraw(id).or_report())
 }
 
 /// Makes `tbl.col` a required, valid consent reference: a trigger refuses rows whose consent is missing,
@@ -65,19 +64,23 @@ fn require_consent(
     purpose: default!(Option<&str>, "NULL"),
     on_withdraw: default!(Option<&str>, "'keep'"),
 ) {
-    requirement::require(
-        relation_oid(tbl),
-        required(col, "col"),
-        purpose,
-        required(on_withdraw, "on_withdraw"),
-    )
+    let oid = relation_oid(tbl, "require_consent");
+    (|| {
+        requirement::require(
+            oid,
+            required(col, "require_consent", "col")?,
+            purpose,
+            required(on_withdraw, "require_consent", "on_withdraw")?,
+        )
+    })()
     .or_report()
 }
 
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, pg_temp)]
 fn drop_consent_requirement(tbl: Option<PgRelation>, col: Option<&str>) {
-    requirement::drop(relation_oid(tbl), required(col, "col")).or_report()
+    let oid = relation_oid(tbl, "drop_consent_requirement");
+    (|| requirement::drop(oid, required(col, "drop_consent_requirement", "col")?))().or_report()
 }
 
 struct ConsentState {

@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
+use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_extension_owner, caller};
 use crate::subject::erase;
@@ -99,50 +100,53 @@ pub fn grant(
 
 /// A column whose rows need a consent, as declared by `gdpr.require_consent`.
 struct Requirement {
-    table: pg_sys::Oid,
-    display: String,
-    sql_name: String,
-    col: String,
-    col_sql: String,
+    table: Table,
+    col: Column,
     on_withdraw: String,
     /// The subject kind whose table this is, if any: withdrawing erases that subject.
     subject_kind: Option<String>,
 }
 
+/// The requirements a consent for `purpose` falls under, `block` ones first (nothing is erased before a
+/// withdrawal is known to be allowed).
 fn requirements(purpose: &str) -> Result<Vec<Requirement>> {
-    Spi::connect(|client| {
+    let rows = Spi::connect(|client| {
         let mut out = Vec::new();
         for r in client.select(
-            "SELECT r.tbl::oid, pg_catalog.format('%I.%I', n.nspname, c.relname),
-                    n.nspname::text || '.' || c.relname::text, r.col::text,
-                    pg_catalog.quote_ident(r.col), r.on_withdraw,
+            "SELECT r.tbl::oid, r.col::text, r.on_withdraw,
                     (SELECT s.kind FROM gdpr.subject s WHERE s.tbl = r.tbl ORDER BY s.kind LIMIT 1)
                FROM gdpr.consent_requirement r
-               JOIN pg_catalog.pg_class c ON c.oid = r.tbl
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE r.purpose IS NULL OR r.purpose = $1
-              ORDER BY r.on_withdraw <> 'block', 3, 4",
+              ORDER BY r.on_withdraw <> 'block', r.tbl::regclass::text, r.col",
             None,
             &[purpose.into()],
         )? {
-            out.push(Requirement {
-                table: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-                sql_name: r.get::<String>(2)?.unwrap_or_default(),
-                display: r.get::<String>(3)?.unwrap_or_default(),
-                col: r.get::<String>(4)?.unwrap_or_default(),
-                col_sql: r.get::<String>(5)?.unwrap_or_default(),
-                on_withdraw: r.get::<String>(6)?.unwrap_or_default(),
-                subject_kind: r.get::<String>(7)?,
-            });
+            out.push((
+                r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<String>(3)?.unwrap_or_default(),
+                r.get::<String>(4)?,
+            ));
         }
         Ok::<_, GdprError>(out)
-    })
+    })?;
+    rows.into_iter()
+        .map(|(oid, col, on_withdraw, subject_kind)| {
+            let table = introspect::table(oid)?;
+            let col = introspect::column(&table, &col)?;
+            Ok(Requirement {
+                table,
+                col,
+                on_withdraw,
+                subject_kind,
+            })
+        })
+        .collect()
 }
 
 /// The primary keys (as text, key order) of the rows of `req` collected under consent `id`.
 fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
-    let table = crate::catalog::introspect::table(req.table)?;
-    let pk = crate::catalog::introspect::primary_key(&table)?;
+    let pk = introspect::primary_key(&req.table)?;
     let select = if pk.is_empty() {
         "t.ctid::text".to_string()
     } else {
@@ -153,7 +157,7 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
     };
     let sql = format!(
         "SELECT {select} FROM {} AS t WHERE t.{} = $1",
-        req.sql_name, req.col_sql
+        req.table.sql_name, req.col.sql_name
     );
     // A read-write SPI call takes a new snapshot: rows committed while withdraw waited for the consent's lock
     // are seen.
@@ -209,8 +213,8 @@ pub fn withdraw(id: i64) -> Result<Value> {
             return Err(GdprError::DependentObjects(format!(
                 "consent {id} cannot be withdrawn: {} rows of {} depend on it through {} (on_withdraw => block)",
                 rows.len(),
-                req.display,
-                req.col
+                req.table.display,
+                req.col.name
             )));
         }
         dependents.push(rows);
@@ -225,14 +229,14 @@ pub fn withdraw(id: i64) -> Result<Value> {
                     Some(kind) => {
                         erase::erase(kind, key.iter().cloned().map(Some).collect(), false)?
                     }
-                    None => erase::erase_row(&req.display, req.table, key.clone())?,
+                    None => erase::erase_row(&req.table.display, req.table.oid, key.clone())?,
                 };
                 erased_rows += report["total_rows"].as_u64().unwrap_or(0);
             }
         }
         tables.push(json!({
-            "table": req.display,
-            "column": req.col,
+            "table": req.table.display,
+            "column": req.col.name,
             "on_withdraw": req.on_withdraw,
             "rows": rows.len(),
             "erased_rows": erased_rows,

@@ -51,12 +51,24 @@ fn first_text(sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Result<Optio
     })
 }
 
-fn has_trigger(table: &Table, name: &str) -> Result<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2 AND tgparentid = 0)",
-        &[table.oid.into(), name.into()],
+/// Runs DDL built by PostgreSQL's `format()`: `%I` quotes identifiers, `%L` literals, `%s` is for names that
+/// are already quoted (a `Table`'s `sql_name`).
+fn ddl(template: &str, args: &[&str]) -> Result<()> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let sql = Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.format($1, VARIADIC $2::text[])",
+        &[template.into(), args.into()],
     )?
-    .unwrap_or(false))
+    .unwrap_or_default();
+    Spi::run(&sql)?;
+    Ok(())
+}
+
+fn drop_trigger_if_present(table: &Table, name: &str) -> Result<()> {
+    if introspect::trigger(table.oid, name)?.is_some() {
+        ddl("DROP TRIGGER %I ON %s", &[name, &table.sql_name])?;
+    }
+    Ok(())
 }
 
 pub fn require(
@@ -102,26 +114,12 @@ pub fn require(
 
     // Recreated every time: re-running the migration repairs a dropped or changed trigger.
     let trigger = trigger_name(col);
-    if has_trigger(&table, &trigger)? {
-        Spi::run(&format!(
-            "DROP TRIGGER {} ON {}",
-            quote_ident(&trigger)?,
-            table.sql_name
-        ))?;
-    }
-    let create = Spi::get_one_with_args::<String>(
-        "SELECT pg_catalog.format(
-            'CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW '
-            'EXECUTE FUNCTION gdpr._require_consent(%L, %L)', $1, $2, $3, $2, $4)",
-        &[
-            trigger.as_str().into(),
-            col.into(),
-            table.sql_name.as_str().into(),
-            purpose.unwrap_or("").into(),
-        ],
-    )?
-    .unwrap_or_default();
-    Spi::run(&create)?;
+    drop_trigger_if_present(&table, &trigger)?;
+    ddl(
+        "CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW \
+         EXECUTE FUNCTION gdpr._require_consent(%L, %L)",
+        &[&trigger, col, &table.sql_name, col, purpose.unwrap_or("")],
+    )?;
 
     let previous = first_text(
         "SELECT fkey_name::text FROM gdpr.consent_requirement WHERE tbl = $1 AND col = $2",
@@ -132,24 +130,23 @@ pub fn require(
         Some(name) => previous.filter(|p| *p == name),
         None => {
             let name = fkey_name(&table, col)?;
-            Spi::run(&format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES gdpr.consent (id)",
-                table.sql_name,
-                quote_ident(&name)?,
-                column.sql_name
-            ))?;
+            ddl(
+                "ALTER TABLE %s ADD CONSTRAINT %I FOREIGN KEY (%I) REFERENCES gdpr.consent (id)",
+                &[&table.sql_name, &name, col],
+            )?;
             Some(name)
         }
     };
 
-    let missing = Spi::get_one::<i64>(&format!(
-        "SELECT count(*) FROM {} WHERE {} IS NULL",
+    // Stops at the first such row: the FOREIGN KEY above already read the whole table once.
+    let missing = Spi::get_one::<bool>(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NULL)",
         table.sql_name, column.sql_name
     ))?
-    .unwrap_or(0);
-    if missing > 0 {
+    .unwrap_or(false);
+    if missing {
         warning!(
-            "gdpr: {missing} existing rows of {} have no consent in {col}; the requirement applies to rows inserted or changed from now on",
+            "gdpr: existing rows of {} have no consent in {col}; the requirement applies to rows inserted or changed from now on",
             table.display
         );
     }
@@ -196,21 +193,15 @@ pub fn drop(oid: pg_sys::Oid, col: &str) -> Result<()> {
             table.display
         )));
     };
-    if has_trigger(&table, &trigger)? {
-        Spi::run(&format!(
-            "DROP TRIGGER {} ON {}",
-            quote_ident(&trigger)?,
-            table.sql_name
-        ))?;
-    }
-    if let Some(fkey) =
-        fkey.filter(|f| existing_fkey(&table, col).ok().flatten().as_ref() == Some(f))
-    {
-        Spi::run(&format!(
-            "ALTER TABLE {} DROP CONSTRAINT {}",
-            table.sql_name,
-            quote_ident(&fkey)?
-        ))?;
+    drop_trigger_if_present(&table, &trigger)?;
+    // Only the foreign key require_consent added, and only if it still exists.
+    if let Some(fkey) = fkey {
+        if existing_fkey(&table, col)?.as_ref() == Some(&fkey) {
+            ddl(
+                "ALTER TABLE %s DROP CONSTRAINT %I",
+                &[&table.sql_name, &fkey],
+            )?;
+        }
     }
     as_extension_owner(|| {
         Spi::run_with_args(
@@ -219,13 +210,6 @@ pub fn drop(oid: pg_sys::Oid, col: &str) -> Result<()> {
         )?;
         Ok(())
     })
-}
-
-fn quote_ident(name: &str) -> Result<String> {
-    Ok(
-        Spi::get_one_with_args::<String>("SELECT pg_catalog.quote_ident($1)", &[name.into()])?
-            .unwrap_or_default(),
-    )
 }
 
 #[cfg(test)]

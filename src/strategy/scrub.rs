@@ -260,37 +260,37 @@ thread_local! {
     static LAST_IDENTIFIERS: RefCell<Option<(IdentifierKey, Rc<Identifiers>)>> = const { RefCell::new(None) };
 }
 
-fn compiled_identifiers(values: &[Option<String>], kinds: &[Option<String>]) -> Rc<Identifiers> {
+/// The matcher for these identifiers: the cached one when they are the ones it was built from (compared in
+/// place: this runs for every row an erasure scrubs), else a new one.
+fn compiled_identifiers(values: &[Option<&str>], kinds: &[Option<&str>]) -> Rc<Identifiers> {
     LAST_IDENTIFIERS.with(|cell| {
         let mut cell = cell.borrow_mut();
         if let Some(((v, k), ids)) = cell.as_ref() {
-            if v == values && k == kinds {
+            if v.iter().map(Option::as_deref).eq(values.iter().copied())
+                && k.iter().map(Option::as_deref).eq(kinds.iter().copied())
+            {
                 return ids.clone();
             }
         }
-        let ids = Rc::new(Identifiers::new(values, kinds));
-        *cell = Some(((values.to_vec(), kinds.to_vec()), ids.clone()));
+        let owned = |xs: &[Option<&str>]| -> Vec<Option<String>> {
+            xs.iter().map(|x| x.map(str::to_string)).collect()
+        };
+        let (values, kinds) = (owned(values), owned(kinds));
+        let ids = Rc::new(Identifiers::new(&values, &kinds));
+        *cell = Some(((values, kinds), ids.clone()));
         ids
     })
 }
 
 /// Scrubs `text`: the subject's identifiers first (they may contain generic patterns), then the patterns.
 pub fn scrub(text: &str, values: &[Option<String>], kinds: &[Option<String>]) -> String {
-    let text = if values.is_empty() {
-        text.to_string()
-    } else {
-        compiled_identifiers(values, kinds).replace(text)
-    };
-    scrub_patterns(&text)
-}
-
-/// Whether the cached identifiers were built from these arrays (compared in place: this runs for every row).
-fn same_identifiers(cached: &[Option<String>], given: &pgrx::Array<'_, &str>) -> bool {
-    cached.len() == given.len()
-        && cached
-            .iter()
-            .zip(given.iter())
-            .all(|(a, b)| a.as_deref() == b)
+    if values.is_empty() {
+        return scrub_patterns(text);
+    }
+    let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
+    let kinds: Vec<Option<&str>> = kinds.iter().map(Option::as_deref).collect();
+    let ids = compiled_identifiers(&values, &kinds);
+    scrub_patterns(&ids.replace(text))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -300,26 +300,20 @@ fn _erase_scrub(
     kinds: Option<pgrx::Array<'_, &str>>,
 ) -> Option<String> {
     let value = value?;
-    let (Some(values), Some(kinds)) = (identifiers, kinds) else {
-        return Some(scrub_patterns(value));
-    };
+    let values: Vec<Option<&str>> = identifiers
+        .as_ref()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     if values.is_empty() {
         return Some(scrub_patterns(value));
     }
-    let cached = LAST_IDENTIFIERS.with(|cell| {
-        cell.borrow().as_ref().and_then(|((v, k), ids)| {
-            (same_identifiers(v, &values) && same_identifiers(k, &kinds)).then(|| ids.clone())
-        })
-    });
-    let ids = match cached {
-        Some(ids) => ids,
-        None => {
-            let v: Vec<Option<String>> = values.iter().map(|x| x.map(str::to_string)).collect();
-            let k: Vec<Option<String>> = kinds.iter().map(|x| x.map(str::to_string)).collect();
-            compiled_identifiers(&v, &k)
-        }
-    };
-    Some(scrub_patterns(&ids.replace(value)))
+    let kinds: Vec<Option<&str>> = kinds
+        .as_ref()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    Some(scrub_patterns(
+        &compiled_identifiers(&values, &kinds).replace(value),
+    ))
 }
 
 /// `gdpr.scrub(text)`: generic patterns only. Keyless, open to every role.

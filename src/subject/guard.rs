@@ -355,8 +355,8 @@ pub fn install() -> crate::error::Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for oid in guarded_tables()? {
         let table = introspect::table(oid)?;
-        let present = has_trigger(oid)?;
-        let current = present && has_current_trigger(oid)?;
+        let installed = introspect::trigger(oid, TRIGGER_NAME)?;
+        let (present, current) = (installed.is_some(), installed == Some(true));
         if !current {
             require_table_owner(&table)?;
             if present {
@@ -377,22 +377,8 @@ pub fn install() -> crate::error::Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
-fn has_current_trigger(table: pg_sys::Oid) -> crate::error::Result<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                         WHERE tgrelid = $1 AND tgname = $2 AND tgparentid = 0 AND tgqual IS NOT NULL)",
-        &[table.into(), TRIGGER_NAME.into()],
-    )?
-    .unwrap_or(false))
-}
-
 pub fn has_trigger(table: pg_sys::Oid) -> crate::error::Result<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                         WHERE tgrelid = $1 AND tgname = $2 AND tgparentid = 0)",
-        &[table.into(), TRIGGER_NAME.into()],
-    )?
-    .unwrap_or(false))
+    Ok(introspect::trigger(table, TRIGGER_NAME)?.is_some())
 }
 
 /// `{"a","b"}`: the text form of a text[] holding `items`.
