@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL 15 cluster owned by the postgres user, on a private port and socket directory.
 #   scripts/cluster.sh start DIR PORT   — initdb (if needed) and start
 #   scripts/cluster.sh stop DIR         — stop the cluster in DIR (only ours: we never touch other clusters)
-# CLUSTER_OPTS adds server options (-c name=value ...), e.g. the benchmark's settings.
+# CLUSTER_OPTS adds server options (-c name=value ...), e.g. the benchmark's settings; CLUSTER_ENV adds
+# environment variables for the server (NAME=value ...), e.g. RUST_BACKTRACE=1 in the regression suite.
 set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -22,7 +23,8 @@ case "$cmd" in
       as_postgres mkdir -p "$dir/data" "$dir/socket"
       as_postgres "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
     fi
-    as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w start \
+    # shellcheck disable=SC2086
+    as_postgres env ${CLUSTER_ENV:-} "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w start \
       -o "-p $port -k $dir/socket -c listen_addresses='' -c fsync=off -c shared_buffers=256MB ${CLUSTER_OPTS:-}" >/dev/null
     ;;
   stop)

@@ -15,7 +15,8 @@ cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
 
 scripts/cluster.sh stop "$DIR" || true
 rm -rf "$DIR"
-scripts/cluster.sh start "$DIR" "$PORT"
+# RUST_BACKTRACE=1 in the server's environment: the suite shows that no Rust backtrace reaches an error's DETAIL.
+CLUSTER_ENV="RUST_BACKTRACE=1" scripts/cluster.sh start "$DIR" "$PORT"
 trap 'scripts/cluster.sh stop "$DIR"' EXIT
 
 status=0

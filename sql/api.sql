@@ -41,6 +41,12 @@ CREATE FUNCTION gdpr.generalize_number(value numeric, bucket numeric DEFAULT 10)
     RETURNS numeric LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT pg_catalog.floor(value / bucket) * bucket $$;
 
+-- Every table with a policy that belongs to a role the caller is a member of in its own right (superuser
+-- powers do not count), or exactly the tables named.
+CREATE FUNCTION gdpr.pseudonymize_database(batch_size integer DEFAULT 10000, tables regclass[] DEFAULT NULL)
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr._pseudonymize_database(batch_size, tables::pg_catalog.oid[]) $$;
+
 -- Cached erasure plans and the cached key follow changes in every backend.
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.subject
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
@@ -56,6 +62,15 @@ CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.consent_text
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+-- Fired under session_replication_role = replica too (a restore or a replication apply must not leave stale
+-- plans behind).
+ALTER TABLE gdpr.subject ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.pii_policy ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.erase_action ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.link ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.excluded_reference ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.key ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.consent_text ENABLE ALWAYS TRIGGER declarations_changed;
 
 -- Destructive functions and the audit log: nobody but the extension owner until the DBA grants them.
 REVOKE ALL ON FUNCTION
@@ -79,7 +94,8 @@ REVOKE ALL ON FUNCTION
     gdpr.fake_phone(text),
     gdpr.pseudonymize_jsonb(jsonb, jsonb),
     gdpr.pseudonymize_table(regclass, integer),
-    gdpr.pseudonymize_database(integer)
+    gdpr.pseudonymize_database(integer, regclass[]),
+    gdpr._pseudonymize_database(integer, oid[])
 FROM PUBLIC;
 REVOKE ALL ON gdpr.erasure_log FROM PUBLIC;
 
@@ -91,8 +107,8 @@ BEGIN
         'GRANT EXECUTE ON FUNCTION gdpr.anonymize_subject(text, text, boolean),
              gdpr.anonymize_subject(text, text[], boolean), gdpr.anonymize_guest(anyelement, boolean),
              gdpr.anonymize_guest(text, boolean), gdpr.anonymize_session(anyelement, boolean),
-             gdpr.anonymize_session(text, boolean) TO %I', role::text);
-    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log TO %I', role::text);
+             gdpr.anonymize_session(text, boolean) TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log TO %s', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_erasure(regrole) FROM PUBLIC;
 
@@ -101,10 +117,11 @@ CREATE FUNCTION gdpr.grant_pseudonymization(role regrole) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE pg_catalog.format(
-        'GRANT EXECUTE ON FUNCTION gdpr.pseudonymize_table(regclass, integer), gdpr.pseudonymize_database(integer),
+        'GRANT EXECUTE ON FUNCTION gdpr.pseudonymize_table(regclass, integer),
+             gdpr.pseudonymize_database(integer, regclass[]), gdpr._pseudonymize_database(integer, oid[]),
              gdpr.hash(text), gdpr.fake_email(text), gdpr.fake_name(text), gdpr.fake_first_name(text),
              gdpr.fake_last_name(text), gdpr.fake_city(text), gdpr.fake_company(text), gdpr.fake_address(text),
-             gdpr.fake_phone(text), gdpr.pseudonymize_jsonb(jsonb, jsonb) TO %I',
+             gdpr.fake_phone(text), gdpr.pseudonymize_jsonb(jsonb, jsonb) TO %s',
         role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;
@@ -174,7 +191,8 @@ $$;
 -- The requirements and the state of their trigger and foreign key: a trigger a table owner disabled or
 -- dropped shows here (and in gdpr.lint()).
 CREATE VIEW gdpr.consent_requirements AS
-SELECT r.tbl AS table_name, r.col AS column_name, r.purpose, r.on_withdraw, r.trigger_name,
+SELECT r.tbl AS table_name, r.col AS column_name, r.purpose, r.on_withdraw, r.subject_col, r.subject_kind,
+       r.trigger_name,
        CASE tg.tgenabled WHEN 'O' THEN 'enabled' WHEN 'A' THEN 'always' WHEN 'R' THEN 'replica only'
                          WHEN 'D' THEN 'disabled' ELSE 'missing' END AS trigger_state,
        (SELECT k.conname FROM pg_catalog.pg_constraint k
@@ -195,7 +213,9 @@ ALTER FUNCTION gdpr._refuse_erased() SET search_path = pg_catalog, pg_temp;
 -- Consent texts are public documents; whose consent is where is not. Table owners may point a FOREIGN KEY at
 -- a consent (require_consent adds one as the table owner).
 GRANT SELECT ON gdpr.consent_text, gdpr.consent_requirement, gdpr.consent_requirements TO PUBLIC;
-GRANT REFERENCES (id) ON gdpr.consent TO PUBLIC;
+-- No REFERENCES for PUBLIC: a foreign key to gdpr.consent would be an oracle for which consent ids exist, and
+-- a table under on_withdraw => block could pin other people's consents. require_consent needs the
+-- consent-administration grant, which includes it.
 REVOKE ALL ON FUNCTION
     gdpr.grant_consent(bigint, text, text, text),
     gdpr.withdraw_consent(bigint),
@@ -217,19 +237,21 @@ CREATE FUNCTION gdpr.grant_consent_recording(role regrole) RETURNS void
 BEGIN
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION gdpr.grant_consent(bigint, text, text, text), gdpr.withdraw_consent(bigint),
-             gdpr.has_consent(text, text, text), gdpr.has_consent(bigint, text) TO %I', role::text);
+             gdpr.has_consent(text, text, text), gdpr.has_consent(bigint, text) TO %s', role::text);
     EXECUTE pg_catalog.format(
-        'GRANT SELECT ON gdpr.consent, gdpr.current_consents, gdpr.marketing_consents TO %I', role::text);
+        'GRANT SELECT ON gdpr.consent, gdpr.current_consents, gdpr.marketing_consents TO %s', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_consent_recording(regrole) FROM PUBLIC;
 
--- Lets `role` publish and retire consent texts.
+-- Lets `role` publish and retire consent texts and put consent requirements on the tables it owns
+-- (gdpr.require_consent, which adds a FOREIGN KEY to gdpr.consent).
 CREATE FUNCTION gdpr.grant_consent_administration(role regrole) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION gdpr.publish_consent_text(text, text, text, text, text),
-             gdpr.retire_consent_text(bigint) TO %I', role::text);
-    EXECUTE pg_catalog.format('GRANT INSERT, UPDATE (active) ON gdpr.consent_text TO %I', role::text);
+             gdpr.retire_consent_text(bigint) TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT INSERT, UPDATE (active) ON gdpr.consent_text TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT REFERENCES (id) ON gdpr.consent TO %s', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_consent_administration(regrole) FROM PUBLIC;

@@ -40,11 +40,15 @@ CREATE TABLE gdpr.consent_requirement (
     col          name NOT NULL,
     purpose      text CHECK (purpose ~ '^[a-z_][a-z0-9_]*$'),
     on_withdraw  text NOT NULL CHECK (on_withdraw IN ('keep', 'block', 'anonymize')),
+    -- With a subject column, a row's consent must have been given by that row's subject (of this kind).
+    subject_col  name,
+    subject_kind text,
     trigger_name name NOT NULL,
     -- The FOREIGN KEY require_consent added (NULL: the column already had one, which is left alone).
     fkey_name    name,
     declared_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tbl, col)
+    PRIMARY KEY (tbl, col),
+    CHECK ((subject_col IS NULL) = (subject_kind IS NULL))
 );
 
 SELECT pg_catalog.pg_extension_config_dump('gdpr.consent_text', '');
@@ -76,6 +80,7 @@ END $$;
 CREATE TRIGGER consent_text_is_immutable
     BEFORE UPDATE OR DELETE ON gdpr.consent_text
     FOR EACH ROW EXECUTE FUNCTION gdpr._consent_text_is_immutable();
+ALTER TABLE gdpr.consent_text ENABLE ALWAYS TRIGGER consent_text_is_immutable;  -- also under replica role
 
 -- A consent is granted once and withdrawn at most once: the record of what was agreed never changes.
 CREATE FUNCTION gdpr._consent_is_append_only() RETURNS trigger
@@ -99,6 +104,9 @@ CREATE TRIGGER consent_is_append_only
 CREATE TRIGGER consent_no_truncate
     BEFORE TRUNCATE ON gdpr.consent
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._erasure_log_is_append_only();
+-- ALWAYS: `SET session_replication_role = replica` must not let anyone edit or delete consents without DDL.
+ALTER TABLE gdpr.consent ENABLE ALWAYS TRIGGER consent_is_append_only;
+ALTER TABLE gdpr.consent ENABLE ALWAYS TRIGGER consent_no_truncate;
 
 -- Every consent currently in force: not withdrawn, and the latest of its subject for its purpose (a person who
 -- consented, withdrew and consented again is in; one whose latest consent is withdrawn is out).

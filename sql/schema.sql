@@ -114,6 +114,10 @@ CREATE TRIGGER erasure_log_append_only
 CREATE TRIGGER erasure_log_no_truncate
     BEFORE TRUNCATE ON gdpr.erasure_log
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._erasure_log_is_append_only();
+-- ALWAYS: `SET session_replication_role = replica` (which skips ordinary triggers) must not open a window
+-- for rewriting history without any DDL.
+ALTER TABLE gdpr.erasure_log ENABLE ALWAYS TRIGGER erasure_log_append_only;
+ALTER TABLE gdpr.erasure_log ENABLE ALWAYS TRIGGER erasure_log_no_truncate;
 
 -- Declarations follow DROP TABLE / DROP COLUMN: a migration that drops an object drops its declarations.
 -- SECURITY DEFINER because the config tables are writable by the extension owner only; it takes no
@@ -141,7 +145,8 @@ BEGIN
              WHERE (child::oid = d.objid AND (d.address_names[3] = ANY (child_cols) OR type_col = d.address_names[3]))
                 OR (parent::oid = d.objid AND d.address_names[3] = ANY (parent_cols));
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid AND d.address_names[3] = ANY (child_cols);
-            DELETE FROM gdpr.consent_requirement WHERE tbl::oid = d.objid AND col = d.address_names[3];
+            DELETE FROM gdpr.consent_requirement
+             WHERE tbl::oid = d.objid AND (col = d.address_names[3] OR subject_col = d.address_names[3]);
         END IF;
     END LOOP;
 END $$;

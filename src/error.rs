@@ -25,6 +25,8 @@ pub enum GdprError {
     #[error("gdpr: {0}")]
     InvalidDefinition(String),
     #[error("gdpr: {0}")]
+    InvalidForeignKey(String),
+    #[error("gdpr: {0}")]
     NoDataFound(String),
     #[error("gdpr: {0}")]
     InsufficientPrivilege(String),
@@ -58,6 +60,7 @@ impl GdprError {
             GdprError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,         // 42704
             GdprError::DatatypeMismatch(_) => ERRCODE_DATATYPE_MISMATCH,       // 42804
             GdprError::InvalidDefinition(_) => ERRCODE_INVALID_OBJECT_DEFINITION, // 42P17
+            GdprError::InvalidForeignKey(_) => ERRCODE_INVALID_FOREIGN_KEY,    // 42830
             GdprError::NoDataFound(_) => ERRCODE_NO_DATA_FOUND,                // P0002
             GdprError::InsufficientPrivilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE, // 42501
             GdprError::ObjectChanged(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,  // 40001
@@ -67,6 +70,32 @@ impl GdprError {
             GdprError::CheckViolation(_) => ERRCODE_CHECK_VIOLATION,           // 23514
             GdprError::DependentObjects(_) => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, // 2BP01
             GdprError::Spi(_) | GdprError::Json(_) => ERRCODE_INTERNAL_ERROR,  // XX000
+        }
+    }
+
+    /// The same error (same SQLSTATE) with its message placed after `context`: `gdpr: <context>: <message>`.
+    pub fn in_context(self, context: &str) -> GdprError {
+        use GdprError::*;
+        let message = |m: String| format!("{context}: {m}");
+        match self {
+            InvalidParameter(m) => InvalidParameter(message(m)),
+            NullValue(m) => NullValue(message(m)),
+            InvalidTextRepresentation(m) => InvalidTextRepresentation(message(m)),
+            UndefinedTable(m) => UndefinedTable(message(m)),
+            UndefinedColumn(m) => UndefinedColumn(message(m)),
+            UndefinedObject(m) => UndefinedObject(message(m)),
+            DatatypeMismatch(m) => DatatypeMismatch(message(m)),
+            InvalidDefinition(m) => InvalidDefinition(message(m)),
+            InvalidForeignKey(m) => InvalidForeignKey(message(m)),
+            NoDataFound(m) => NoDataFound(message(m)),
+            InsufficientPrivilege(m) => InsufficientPrivilege(message(m)),
+            ObjectChanged(m) => ObjectChanged(message(m)),
+            ObjectState(m) => ObjectState(message(m)),
+            NotNullViolation(m) => NotNullViolation(message(m)),
+            ForeignKeyViolation(m) => ForeignKeyViolation(message(m)),
+            CheckViolation(m) => CheckViolation(message(m)),
+            DependentObjects(m) => DependentObjects(message(m)),
+            other @ (Spi(_) | Json(_)) => other,
         }
     }
 

@@ -30,6 +30,9 @@ extension_sql_file!("../sql/api.sql", name = "api", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Errors reach clients: a Rust backtrace (captured by pgrx's panic hook when RUST_BACKTRACE is set in the
+    // server's environment) must never be appended to their DETAIL. The backend is single-threaded here.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     cache::register_invalidation_callback();
 }
 

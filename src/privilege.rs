@@ -1,40 +1,142 @@
-//! Who may do what.
+//! Who may do what, and as whom each statement runs (the trust model of the README's "Privileges and
+//! security").
 //!
-//! Declarations and the audit log live in tables only the extension owner can write. Functions that must
-//! write them run as the caller (so user tables are touched with the caller's rights only) and switch to the
-//! extension owner just for the fixed statement that writes the extension's own table — the way PostgreSQL's
-//! referential-integrity triggers switch to the table owner. No SECURITY DEFINER entry point exists that a
-//! role could call with arguments of its choosing.
+//! * **Entitlement is checked as the caller.** Before touching a table, `require_privileges` checks that the
+//!   calling role could do it itself: SELECT to find or read rows, UPDATE to lock or change them, DELETE to
+//!   delete them — and that row-level security hides none of the table's rows from it.
+//! * **Work runs as the table's owner.** `as_table_owner` runs the statements on a user table as its owner
+//!   inside a security-restricted operation, the way PostgreSQL runs VACUUM, REFRESH MATERIALIZED VIEW and
+//!   foreign-key checks (`SetUserIdAndSecContext(owner, SECURITY_LOCAL_USERID_CHANGE |
+//!   SECURITY_RESTRICTED_OPERATION)`): a trigger, CHECK, domain, index expression, rule or policy a table owner
+//!   wrote acts only with its author's rights, cannot `SET ROLE`, and settings it changes are rolled back.
+//! * **The extension's own tables** (declarations, the audit log, markers, consents) are written as the
+//!   extension owner through fixed statements (`as_extension_owner`), never through a SECURITY DEFINER entry
+//!   point a role could call with arguments of its choosing.
+
+use std::ffi::{CStr, CString};
 
 use pgrx::prelude::*;
 
 use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
 
+fn role_name(role: pg_sys::Oid) -> String {
+    // SAFETY: GetUserNameFromId returns a palloc'd copy of the role's name (or raises for a dropped role).
+    unsafe { CStr::from_ptr(pg_sys::GetUserNameFromId(role, false)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The caller's role names: `(current_user, session_user)`.
 pub fn caller() -> Result<(String, String)> {
-    let name = |role: pg_sys::Oid| {
-        // SAFETY: GetUserNameFromId returns a palloc'd copy of the role's name (or raises for a dropped role).
-        unsafe { std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false)) }
-            .to_string_lossy()
-            .into_owned()
-    };
     // SAFETY: plain reads of the backend's current and session user ids.
     let (current, session) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
-    Ok((name(current), name(session)))
+    Ok((role_name(current), role_name(session)))
 }
 
 /// Declarations about a table may only be made by its owner (or a member of the owning role).
 pub fn require_table_owner(table: &Table) -> Result<()> {
-    let owns = Spi::get_one_with_args::<bool>(
-        "SELECT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
-           FROM pg_catalog.pg_class c WHERE c.oid = $1",
-        &[table.oid.into()],
-    )?
-    .unwrap_or(false);
-    if !owns {
+    if !is_owner(table) {
         return Err(GdprError::InsufficientPrivilege(format!(
             "must be owner of table {} to declare its personal data",
+            table.display
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the caller owns `table` (is a member of its owning role, or a superuser).
+pub fn is_owner(table: &Table) -> bool {
+    // SAFETY: a catalog lookup by role oids.
+    unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), table.owner) }
+}
+
+/// Whether the caller is a member of `role` in its own right — not merely through superuser powers. Bulk
+/// operations (`pseudonymize_database`) only take the tables of roles the caller really belongs to.
+pub fn is_member_of(role: pg_sys::Oid) -> bool {
+    // SAFETY: a catalog lookup by role oids.
+    unsafe { pg_sys::is_member_of_role_nosuper(pg_sys::GetUserId(), role) }
+}
+
+/// A table privilege the caller must hold itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    Insert,
+    Select,
+    Update,
+    Delete,
+    References,
+}
+
+impl Privilege {
+    fn mode(self) -> pg_sys::AclMode {
+        (match self {
+            Privilege::Insert => pg_sys::ACL_INSERT,
+            Privilege::Select => pg_sys::ACL_SELECT,
+            Privilege::Update => pg_sys::ACL_UPDATE,
+            Privilege::Delete => pg_sys::ACL_DELETE,
+            Privilege::References => pg_sys::ACL_REFERENCES,
+        }) as pg_sys::AclMode
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Privilege::Insert => "INSERT",
+            Privilege::Select => "SELECT",
+            Privilege::Update => "UPDATE",
+            Privilege::Delete => "DELETE",
+            Privilege::References => "REFERENCES",
+        }
+    }
+}
+
+/// Whether the caller holds `privilege` on the table itself or on each of its columns.
+pub fn has_privilege(table: pg_sys::Oid, privilege: Privilege) -> bool {
+    // SAFETY: ACL lookups through the syscache for an existing relation and the current user.
+    unsafe {
+        let user = pg_sys::GetUserId();
+        pg_sys::pg_class_aclcheck(table, user, privilege.mode()) == pg_sys::AclResult::ACLCHECK_OK
+            || pg_sys::pg_attribute_aclcheck_all(
+                table,
+                user,
+                privilege.mode(),
+                pg_sys::AclMaskHow::ACLMASK_ALL,
+            ) == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
+
+/// Whether row-level security would filter the caller's own queries on `table`.
+fn row_security_applies(table: pg_sys::Oid) -> bool {
+    // SAFETY: check_enable_rls reads the relation's flags and the caller's BYPASSRLS; noError = true.
+    unsafe {
+        pg_sys::check_enable_rls(table, pg_sys::Oid::INVALID, true)
+            == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+    }
+}
+
+/// Checks that the caller may itself do `what` (`erasing guest 42`) on `table` with `privileges`, and that
+/// row-level security hides none of its rows from the caller: a partial result is never a success.
+pub fn require_privileges(table: &Table, privileges: &[Privilege], what: &str) -> Result<()> {
+    let missing: Vec<&str> = privileges
+        .iter()
+        .filter(|p| !has_privilege(table.oid, **p))
+        .map(|p| p.name())
+        .collect();
+    if !missing.is_empty() {
+        let (role, _) = caller()?;
+        let needed: Vec<&str> = privileges.iter().map(|p| p.name()).collect();
+        return Err(GdprError::InsufficientPrivilege(format!(
+            "permission denied for table {}: {what} needs {} on it, and role \"{role}\" lacks {}",
+            table.display,
+            needed.join(", "),
+            missing.join(", ")
+        )));
+    }
+    if row_security_applies(table.oid) {
+        let (role, _) = caller()?;
+        return Err(GdprError::InsufficientPrivilege(format!(
+            "row-level security on table {} applies to role \"{role}\": {what} must see every row, and rows \
+             hidden from the role would be left behind; grant the role BYPASSRLS, or let the table's owner do it",
             table.display
         )));
     }
@@ -53,40 +155,116 @@ fn extension_owner() -> Result<pg_sys::Oid> {
     })
 }
 
-/// Restores the caller's identity when dropped, also while unwinding from an error.
-struct RestoreUser {
-    user: pg_sys::Oid,
-    context: i32,
+/// Whether the caller is (a member of) the extension owner.
+pub fn is_extension_owner() -> Result<bool> {
+    let owner = extension_owner()?;
+    // SAFETY: a catalog lookup by role oids.
+    Ok(unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), owner) })
 }
 
-impl Drop for RestoreUser {
+/// Restores the caller's identity, error context and (on success) settings when dropped.
+struct Switched {
+    user: pg_sys::Oid,
+    sec_context: i32,
+    guc_nest_level: i32,
+    /// The error context stack as it was before ours was pushed (None: nothing was pushed).
+    previous_error_context: Option<*mut pg_sys::ErrorContextCallback>,
+}
+
+impl Drop for Switched {
     fn drop(&mut self) {
-        // SAFETY: restores the values read by GetUserIdAndSecContext in `as_extension_owner`.
-        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) }
+        if let Some(previous) = self.previous_error_context {
+            // SAFETY: pops the entry `as_role` pushed (entries above it were popped by their owners, or, on an
+            // error, are discarded by PostgreSQL's error recovery, which resets the stack anyway).
+            unsafe { pg_sys::error_context_stack = previous };
+        }
+        if !std::thread::panicking() {
+            // Settings changed by code the owner wrote (a trigger's set_config) do not leak into the caller's
+            // session, as in ExecRefreshMatView. After an error, (sub)transaction abort rolls them back.
+            // SAFETY: the nest level was opened by NewGUCNestLevel in `as_role`.
+            unsafe { pg_sys::AtEOXact_GUC(false, self.guc_nest_level) };
+        }
+        // SAFETY: restores the values read by GetUserIdAndSecContext in `as_role`.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.sec_context) }
     }
+}
+
+unsafe extern "C-unwind" {
+    // Variadic, so bindgen leaves it out of pg_sys (pgrx declares it the same way for its own reports).
+    fn errcontext_msg(fmt: *const std::ffi::c_char, ...) -> std::ffi::c_int;
+}
+
+/// Adds "gdpr: <what>" to the CONTEXT of any error raised while our entry is on the stack.
+#[pg_guard]
+unsafe extern "C-unwind" fn error_context_callback(arg: *mut std::ffi::c_void) {
+    // SAFETY: called by PostgreSQL while it builds an error report (as errcontext() requires); `arg` is the
+    // NUL-terminated CString owned by the `Switched` guard that pushed this entry, passed through "%s".
+    unsafe { errcontext_msg(c"%s".as_ptr(), arg as *const std::ffi::c_char) };
 }
 
 /// Runs `f` with the extension owner's privileges, as a local user-id change that `SET ROLE` cannot undo.
 /// `f` must only run fixed statements against the extension's own tables.
 pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    as_role(extension_owner()?, f)
+    as_role(extension_owner()?, None, f)
 }
 
-/// Runs `f` as `role` (a table's owner, as PostgreSQL's foreign-key checks do), row security not forced.
-pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T> {
+/// The CONTEXT line errors get while `doing` something to `table` as its owner.
+pub fn owner_context(table: &Table, doing: &str) -> CString {
+    let text = format!(
+        "gdpr: {doing} table {} as its owner {}",
+        table.display,
+        role_name(table.owner)
+    );
+    CString::new(text.replace('\0', "")).unwrap_or_default()
+}
+
+/// Runs `f` — statements on `table`'s rows — as the table's owner in a security-restricted operation; an
+/// error raised meanwhile (by a trigger, a CHECK, a lock timeout…) names the table and what was being done.
+pub fn as_table_owner<T>(table: &Table, doing: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    as_role(table.owner, Some(&owner_context(table, doing)), f)
+}
+
+/// Runs `f` as `role` in a security-restricted operation with row security not forced (as PostgreSQL's
+/// foreign-key checks run as the referenced table's owner), with `context` added to any error's CONTEXT.
+pub fn as_role<T>(
+    role: pg_sys::Oid,
+    context: Option<&CStr>,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let mut entry = pg_sys::ErrorContextCallback {
+        previous: std::ptr::null_mut(),
+        callback: Some(error_context_callback),
+        arg: context.map_or(std::ptr::null_mut(), |c| {
+            c.as_ptr() as *mut std::ffi::c_void
+        }),
+    };
     let mut user = pg_sys::Oid::INVALID;
-    let mut context = 0;
-    // SAFETY: plain reads/writes of the backend's current user id, restored by the guard.
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+    let mut sec_context = 0;
+    // SAFETY: plain reads/writes of the backend's current user id, GUC nest level and error context stack,
+    // all restored by the guard; `entry` (and `context`) live on this frame until the guard is dropped below.
+    let switched = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut sec_context);
+        let guc_nest_level = pg_sys::NewGUCNestLevel();
         pg_sys::SetUserIdAndSecContext(
             role,
-            context
+            sec_context
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
                 | pg_sys::SECURITY_NOFORCE_RLS as i32,
         );
-    }
-    let _restore = RestoreUser { user, context };
-    f()
+        let previous_error_context = context.map(|_| {
+            entry.previous = pg_sys::error_context_stack;
+            pg_sys::error_context_stack = &mut entry;
+            entry.previous
+        });
+        Switched {
+            user,
+            sec_context,
+            guc_nest_level,
+            previous_error_context,
+        }
+    };
+    let result = f();
+    drop(switched);
+    result
 }

@@ -13,10 +13,13 @@ use serde_json::{json, Value};
 use crate::catalog::{self, introspect};
 use crate::error::{GdprError, OrReport, Result};
 use crate::key;
+use crate::privilege::{as_table_owner, is_member_of, require_privileges, Privilege};
 use crate::strategy;
 
 fn count_rows(table: &introspect::Table) -> Result<i64> {
-    Ok(Spi::get_one::<i64>(&format!("SELECT count(*) FROM {}", table.sql_name))?.unwrap_or(0))
+    as_table_owner(table, "counting the rows of", || {
+        Ok(Spi::get_one::<i64>(&format!("SELECT count(*) FROM {}", table.sql_name))?.unwrap_or(0))
+    })
 }
 
 pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
@@ -27,9 +30,16 @@ pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
         )));
     }
     let table = introspect::table(oid)?;
+    // The caller must be able to rewrite every row itself; the statements then run as the table's owner.
+    require_privileges(
+        &table,
+        &[Privilege::Select, Privilege::Update],
+        "pseudonymizing it",
+    )?;
     // Rewriting every row is not a late write for an erased subject: the erased-subject guard stands aside.
     let _own_writes = crate::subject::guard::engine_writes();
     let policies = catalog::policies()?.remove(&oid).unwrap_or_default();
+    catalog::check_policies_fit(&table, &policies)?;
     let pk = introspect::primary_key(&table)?;
     // Batched statements take the last key of the previous batch ($1) and the batch size ($2) first.
     let first_param = if pk.is_empty() { 1 } else { 3 };
@@ -58,8 +68,11 @@ pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
         );
         let no_subject = strategy::SubjectIdentifiers::default();
         let args = strategy::param_datums(&key, &set.params, &no_subject);
-        let rows =
-            Spi::connect_mut(|client| client.update(sql.as_str(), None, &args).map(|t| t.len()))?;
+        let rows = as_table_owner(&table, "pseudonymizing", || {
+            Ok(Spi::connect_mut(|client| {
+                client.update(sql.as_str(), None, &args).map(|t| t.len())
+            })?)
+        })?;
         (rows as i64, 1)
     } else {
         run_batches(&table, &pk, &set, batch_size, total, &key, started)?
@@ -142,6 +155,7 @@ fn run_batches(
         let mut last: Option<Vec<String>> = None;
         let (mut rows, mut batches) = (0i64, 0i64);
         loop {
+            check_for_interrupts!();
             let mut args: Vec<DatumWithOid<'_>> = vec![
                 match &last {
                     Some(k) => k.clone().into(),
@@ -155,7 +169,9 @@ fn run_batches(
             } else {
                 &first_sql
             };
-            let result = client.update(sql.as_str(), None, &args)?.first();
+            let result = as_table_owner(table, "pseudonymizing", || {
+                Ok(client.update(sql.as_str(), None, &args)?.first())
+            })?;
             let changed = result.get::<i64>(1)?.unwrap_or(0);
             let last_key = result.get::<Vec<Option<String>>>(2)?;
             rows += changed;
@@ -176,19 +192,38 @@ fn run_batches(
     })
 }
 
-pub fn database(batch_size: i32) -> Result<Value> {
+/// `pseudonymize_table` for every table with a declared policy that belongs to a role the caller is a member of
+/// in its own right (superuser powers do not count: another owner's table of chosen inputs would make the
+/// database key an oracle), or for exactly the `named` tables. Skipped tables are reported, never silently left.
+pub fn database(batch_size: i32, named: Option<Vec<pg_sys::Oid>>) -> Result<Value> {
     let started = Instant::now();
-    let mut tables: Vec<pg_sys::Oid> = catalog::policies()?.into_keys().collect();
+    let declared = catalog::policies()?;
+    let mut tables: Vec<pg_sys::Oid> = match &named {
+        Some(list) => list.clone(),
+        None => declared.keys().copied().collect(),
+    };
     tables.sort_by_key(|o| o.to_u32());
+    tables.dedup();
     let mut reports = Vec::new();
+    let mut skipped = Vec::new();
     let mut total = 0i64;
     for oid in tables {
+        let t = introspect::table(oid)?;
+        if named.is_none() && !is_member_of(t.owner) {
+            notice!(
+                "gdpr: pseudonymize_database: skipping {}, which belongs to a role you are not a member of (name it in \"tables\" to include it)",
+                t.display
+            );
+            skipped.push(json!({"table": t.display, "reason": "owned by a role the caller is not a member of"}));
+            continue;
+        }
         let report = table(oid, batch_size)?;
         total += report["rows"].as_i64().unwrap_or(0);
         reports.push(report);
     }
     Ok(json!({
         "tables": reports,
+        "skipped": skipped,
         "total_rows": total,
         "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
     }))
@@ -205,9 +240,22 @@ fn pseudonymize_table(tbl: Option<pgrx::PgRelation>, batch_size: default!(i32, 1
     JsonB(table(oid, batch_size).or_report())
 }
 
-/// `pseudonymize_table` for every table with a declared policy.
+/// `pseudonymize_table` for every table with a declared policy that the caller's own roles own, or for the
+/// tables named in `tables` (sql/api.sql wraps it as `gdpr.pseudonymize_database(int, regclass[])`).
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn pseudonymize_database(batch_size: default!(i32, 10000)) -> JsonB {
-    JsonB(database(batch_size).or_report())
+fn _pseudonymize_database(batch_size: i32, tables: Option<Vec<Option<pg_sys::Oid>>>) -> JsonB {
+    let named = tables.map(|list| {
+        list.into_iter()
+            .map(|t| {
+                t.unwrap_or_else(|| {
+                    GdprError::NullValue(
+                        "pseudonymize_database: \"tables\" must not contain NULL".into(),
+                    )
+                    .report()
+                })
+            })
+            .collect()
+    });
+    JsonB(database(batch_size, named).or_report())
 }

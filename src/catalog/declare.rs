@@ -6,7 +6,10 @@ use pgrx::{JsonB, PgRelation};
 
 use super::introspect::{self, Column, Table};
 use crate::error::{required, GdprError, OrReport, Result};
-use crate::privilege::{as_extension_owner, require_table_owner};
+use crate::privilege::{
+    as_extension_owner, as_table_owner, has_privilege, is_extension_owner, is_owner,
+    require_table_owner, Privilege,
+};
 use crate::strategy;
 
 /// A table the caller owns, or an error naming it.
@@ -47,10 +50,53 @@ fn declare_subject_impl(kind: Option<&str>, tbl: Option<PgRelation>) -> Result<(
             table.display
         )));
     }
+    require_kind_owner(kind, Some(table.oid))?;
     store(
         "INSERT INTO gdpr.subject (kind, tbl) VALUES ($1, $2::regclass)
          ON CONFLICT (kind) DO UPDATE SET tbl = EXCLUDED.tbl, declared_at = now()",
         vec![kind.into(), table.oid.into()],
+    )
+}
+
+/// A subject kind belongs to the owner of its table: only that owner (or the extension owner) may re-point it
+/// to another table or drop it — otherwise any table owner could make `anonymize_guest(42)` erase a decoy.
+/// `new_table` is None when the kind is being dropped.
+fn require_kind_owner(kind: &str, new_table: Option<pg_sys::Oid>) -> Result<()> {
+    let current = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT (SELECT tbl::oid FROM gdpr.subject WHERE kind = $1)",
+        &[kind.into()],
+    )?;
+    let Some(current) = current.filter(|c| Some(*c) != new_table) else {
+        return Ok(()); // a new kind, or the same declaration again
+    };
+    let table = introspect::table(current)?;
+    if is_owner(&table) || is_extension_owner()? {
+        return Ok(());
+    }
+    Err(GdprError::InsufficientPrivilege(format!(
+        "subject kind \"{kind}\" is declared on {} and belongs to its owner: only that owner or the extension \
+         owner may {} it",
+        table.display,
+        if new_table.is_some() { "re-point" } else { "drop" }
+    )))
+}
+
+fn undeclare_subject_impl(kind: Option<&str>) -> Result<()> {
+    let kind = required(kind, "undeclare_subject", "kind")?;
+    let declared = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
+        &[kind.into()],
+    )?
+    .unwrap_or(false);
+    if !declared {
+        return Err(GdprError::UndefinedObject(format!(
+            "no subject kind \"{kind}\" is declared"
+        )));
+    }
+    require_kind_owner(kind, None)?;
+    store(
+        "DELETE FROM gdpr.subject WHERE kind = $1",
+        vec![kind.into()],
     )
 }
 
@@ -101,7 +147,10 @@ fn declare_pii_impl(
     if strategy_name != "keep" {
         refuse_key_column(&table, &col)?;
     }
-    strategy::validate(&table.display, &col, strategy_name, &options)?;
+    // The strategy's checks cast values to the column's type: the owner's code (a domain), run as the owner.
+    as_table_owner(&table, "validating a policy for", || {
+        strategy::validate(&table.display, &col, strategy_name, &options)
+    })?;
     store(
         "INSERT INTO gdpr.pii_policy (tbl, col, strategy, options) VALUES ($1::regclass, $2, $3, $4)
          ON CONFLICT (tbl, col) DO UPDATE
@@ -155,6 +204,27 @@ fn column_list(
         .collect()
 }
 
+/// A link binds the parent's owner as a FOREIGN KEY would: the declarer needs REFERENCES on the parent (or
+/// owns it), and the parent columns must be its primary key or a unique key — a link onto other columns
+/// (an e-mail) would have erasures record their values and could not identify one parent row.
+fn require_link_target(parent: &Table, parent_cols: &[Column]) -> Result<()> {
+    if !is_owner(parent) && !has_privilege(parent.oid, Privilege::References) {
+        return Err(GdprError::InsufficientPrivilege(format!(
+            "permission denied for table {}: declaring a link to it needs REFERENCES on it (as a FOREIGN KEY would)",
+            parent.display
+        )));
+    }
+    if !introspect::is_unique_key(parent, &names(parent_cols))? {
+        return Err(GdprError::InvalidForeignKey(format!(
+            "{}({}) is not the primary key or a unique key of {}: a link must identify one parent row",
+            parent.display,
+            names(parent_cols).join(", "),
+            parent.display
+        )));
+    }
+    Ok(())
+}
+
 fn names(cols: &[Column]) -> Vec<String> {
     cols.iter().map(|c| c.name.clone()).collect()
 }
@@ -181,6 +251,7 @@ fn declare_link_impl(
             parent_cols.len()
         )));
     }
+    require_link_target(&parent, &parent_cols)?;
     let type_col = match (type_col, type_value) {
         (None, None) => None,
         (Some(c), Some(_)) => Some(introspect::column(&child, c)?.name),
@@ -249,6 +320,13 @@ fn exclude_reference_impl(
 #[search_path(pg_catalog, pg_temp)]
 fn declare_subject(kind: Option<&str>, tbl: Option<PgRelation>) {
     declare_subject_impl(kind, tbl).or_report()
+}
+
+/// Drops a subject kind (only its table's owner or the extension owner may).
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn undeclare_subject(kind: Option<&str>) {
+    undeclare_subject_impl(kind).or_report()
 }
 
 /// Declares how a column's personal data is neutralised.

@@ -13,6 +13,8 @@ pub struct Table {
     pub sql_name: String,
     /// `schema.table` for messages and reports.
     pub display: String,
+    /// The owning role: statements on the table's rows run as this role (see privilege.rs).
+    pub owner: pg_sys::Oid,
 }
 
 /// A column with the facts the strategies validate against.
@@ -21,8 +23,13 @@ pub struct Column {
     pub name: String,
     /// The identifier quoted for SQL.
     pub sql_name: String,
-    /// `format_type(atttypid, NULL)`: a type name that can be used in `CAST(... AS <type>)`.
+    /// `format_type(atttypid, -1)`: the type without its modifier, for `CAST(... AS <type>)`. A key compared
+    /// through it matches exactly: `character(6)` becomes `bpchar`, not `character` (which means `char(1)` and
+    /// would truncate an id to its first letter), `numeric(10,2)` becomes `numeric` (no rounding onto a
+    /// neighbour's key). Assignments still apply the column's modifier.
     pub type_sql: String,
+    /// The type with its modifier (`character(6)`, `numeric(10,2)`), for messages.
+    pub type_display: String,
     /// The type category of the column's base type (`S` string, `N` numeric, `D` date/time, ...).
     pub category: String,
     pub not_null: bool,
@@ -39,7 +46,8 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
             "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
                     n.nspname::text || '.' || c.relname::text,
                     c.relkind::text,
-                    n.nspname IN ('pg_catalog', 'information_schema', 'pg_toast', 'gdpr')
+                    n.nspname IN ('pg_catalog', 'information_schema', 'pg_toast', 'gdpr'),
+                    c.relowner
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.oid = $1",
@@ -53,11 +61,12 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
                 r.get::<String>(2)?.unwrap_or_default(),
                 r.get::<String>(3)?.unwrap_or_default(),
                 r.get::<bool>(4)?.unwrap_or(false),
+                r.get::<pg_sys::Oid>(5)?.unwrap_or(pg_sys::Oid::INVALID),
             ));
         }
         Ok::<_, GdprError>(out)
     })?;
-    let (sql_name, display, relkind, system) = row.ok_or_else(|| {
+    let (sql_name, display, relkind, system, owner) = row.ok_or_else(|| {
         GdprError::UndefinedTable(format!("table with oid {} does not exist", oid.to_u32()))
     })?;
     if system {
@@ -74,13 +83,14 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
         oid,
         sql_name,
         display,
+        owner,
     })
 }
 
 const COLUMN_QUERY: &str = "
     SELECT a.attname::text,
            pg_catalog.format('%I', a.attname),
-           pg_catalog.format_type(a.atttypid, NULL),
+           pg_catalog.format_type(a.atttypid, -1),
            bt.typcategory::text,
            a.attnotnull,
            CASE WHEN a.atttypmod > 4 AND bt.typcategory = 'S' THEN a.atttypmod - 4 END,
@@ -89,7 +99,8 @@ const COLUMN_QUERY: &str = "
                       AND a.attnum = ANY (i.indkey::int2[])),
            EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                     WHERE i.indrelid = a.attrelid AND i.indisprimary
-                      AND a.attnum = ANY (i.indkey::int2[]))
+                      AND a.attnum = ANY (i.indkey::int2[])),
+           pg_catalog.format_type(a.atttypid, a.atttypmod)
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -110,6 +121,7 @@ fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Resul
                 max_len: r.get::<i32>(6)?,
                 unique: r.get::<bool>(7)?.unwrap_or(false),
                 in_primary_key: r.get::<bool>(8)?.unwrap_or(false),
+                type_display: r.get::<String>(9)?.unwrap_or_default(),
             });
         }
         Ok(out)
@@ -169,4 +181,22 @@ pub fn trigger(table: pg_sys::Oid, name: &str) -> Result<Option<bool>> {
             None => None,
         })
     })
+}
+
+/// Whether `cols` (in any order) are exactly the columns of the primary key or of a valid, non-partial unique
+/// index without expressions — what a FOREIGN KEY may reference.
+pub fn is_unique_key(table: &Table, cols: &[String]) -> Result<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (
+             SELECT 1 FROM pg_catalog.pg_index i
+              WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+                AND i.indexprs IS NULL AND i.indnkeyatts = pg_catalog.cardinality($2::text[])
+                AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+                       FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = i.indrelid
+                        AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]))
+                    = (SELECT pg_catalog.array_agg(c ORDER BY c) FROM pg_catalog.unnest($2::text[]) c))",
+        &[table.oid.into(), cols.to_vec().into()],
+    )?
+    .unwrap_or(false))
 }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use pgrx::prelude::*;
 
 use crate::error::GdprError;
-use crate::strategy::Options;
+use crate::privilege::as_table_owner;
+use crate::strategy::{self, Options};
+use introspect::Table;
 
 /// A declared policy: column, strategy, options.
 pub type Policy = (String, String, Options);
@@ -35,6 +37,26 @@ pub fn policies() -> crate::error::Result<HashMap<pg_sys::Oid, Vec<Policy>>> {
             ));
         }
         Ok::<_, GdprError>(policies)
+    })
+}
+
+/// Checks that every policy of `table` still fits its column as the column is now (a later `ALTER COLUMN …
+/// TYPE` can make `generalize` or `constant` meaningless): an erasure or pseudonymization never skips a column
+/// quietly. The strategies' own checks run as the table's owner (a constant is cast to the column's type,
+/// whose input function or domain CHECK is the owner's code).
+pub fn check_policies_fit(table: &Table, policies: &[Policy]) -> crate::error::Result<()> {
+    as_table_owner(table, "checking the policies of", || {
+        for (col_name, strategy_name, options) in policies {
+            let context = format!(
+                "the policy {strategy_name} on {}.{col_name} no longer fits the column (declare it again with \
+                 gdpr.declare_pii, or remove it with gdpr.undeclare_pii)",
+                table.display
+            );
+            let col = introspect::column(table, col_name).map_err(|e| e.in_context(&context))?;
+            strategy::validate(&table.display, &col, strategy_name, options)
+                .map_err(|e| e.in_context(&context))?;
+        }
+        Ok(())
     })
 }
 

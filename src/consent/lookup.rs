@@ -10,6 +10,8 @@ use crate::error::{GdprError, Result};
 pub struct Consent {
     pub text_id: i64,
     pub withdrawn: bool,
+    /// `(subject_kind, subject_id)` when asked for (`with_subject`) and recorded.
+    pub subject: Option<(String, String)>,
 }
 
 /// Where the lookup reads: gdpr.consent, its primary-key index, and the attribute numbers of `text_id` and
@@ -20,10 +22,12 @@ pub struct ConsentTable {
     pub pkey: pg_sys::Oid,
     pub text_id: i32,
     pub withdrawn_at: i32,
+    pub subject_kind: i32,
+    pub subject_id: i32,
 }
 
 /// Finds consent `id` and locks it FOR KEY SHARE (the lock its FOREIGN KEY check takes next anyway).
-pub fn find_and_lock(at: ConsentTable, id: i64) -> Result<Option<Consent>> {
+pub fn find_and_lock(at: ConsentTable, id: i64, with_subject: bool) -> Result<Option<Consent>> {
     let (consent, pkey) = (at.table, at.pkey);
     // SAFETY: the relation and index are opened and closed here, the snapshot registered and unregistered,
     // the slot created and dropped; an ERROR in between is cleaned up by the transaction's resource owner.
@@ -73,7 +77,7 @@ pub fn find_and_lock(at: ConsentTable, id: i64) -> Result<Option<Consent>> {
                     &mut failure,
                 );
                 match locked {
-                    pg_sys::TM_Result::TM_Ok => Ok(Some(read(at, slot))),
+                    pg_sys::TM_Result::TM_Ok => Ok(Some(read(at, slot, with_subject))),
                     pg_sys::TM_Result::TM_Deleted => Ok(None),
                     other => Err(GdprError::ObjectChanged(format!(
                         "consent {id} changed while being checked (lock result {other}); retry"
@@ -94,13 +98,37 @@ pub fn find_and_lock(at: ConsentTable, id: i64) -> Result<Option<Consent>> {
 
 /// # Safety
 /// `slot` must hold a tuple of gdpr.consent.
-unsafe fn read(at: ConsentTable, slot: *mut pg_sys::TupleTableSlot) -> Consent {
+unsafe fn read(at: ConsentTable, slot: *mut pg_sys::TupleTableSlot, with_subject: bool) -> Consent {
     let mut is_null = false;
     let text_id = pg_sys::slot_getattr(slot, at.text_id, &mut is_null);
     let text_id = if is_null { 0 } else { text_id.value() as i64 };
     pg_sys::slot_getattr(slot, at.withdrawn_at, &mut is_null);
+    let withdrawn = !is_null;
+    let subject = if with_subject {
+        text_attr(slot, at.subject_kind).zip(text_attr(slot, at.subject_id))
+    } else {
+        None
+    };
     Consent {
         text_id,
-        withdrawn: !is_null,
+        withdrawn,
+        subject,
     }
+}
+
+/// A text column of the tuple in `slot` (None: NULL).
+///
+/// # Safety
+/// `slot` must hold a tuple whose attribute `attnum` is of type text.
+unsafe fn text_attr(slot: *mut pg_sys::TupleTableSlot, attnum: i32) -> Option<String> {
+    let mut is_null = false;
+    let datum = pg_sys::slot_getattr(slot, attnum, &mut is_null);
+    if is_null {
+        return None;
+    }
+    // text_to_cstring detoasts and returns a palloc'd copy.
+    let c = pg_sys::text_to_cstring(datum.cast_mut_ptr());
+    let value = std::ffi::CStr::from_ptr(c).to_string_lossy().into_owned();
+    pg_sys::pfree(c.cast());
+    Some(value)
 }

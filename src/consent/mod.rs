@@ -63,6 +63,7 @@ fn require_consent(
     col: Option<&str>,
     purpose: default!(Option<&str>, "NULL"),
     on_withdraw: default!(Option<&str>, "'keep'"),
+    subject_col: default!(Option<&str>, "NULL"),
 ) {
     let oid = relation_oid(tbl, "require_consent");
     (|| {
@@ -71,6 +72,7 @@ fn require_consent(
             required(col, "require_consent", "col")?,
             purpose,
             required(on_withdraw, "require_consent", "on_withdraw")?,
+            subject_col,
         )
     })()
     .or_report()
@@ -86,6 +88,7 @@ fn drop_consent_requirement(tbl: Option<PgRelation>, col: Option<&str>) {
 struct ConsentState {
     text: Rc<ConsentText>,
     withdrawn: bool,
+    subject: Option<(String, String)>,
 }
 
 /// A consent text as the trigger needs it; all texts are cached per backend (see cache::consent_texts).
@@ -134,7 +137,13 @@ fn consent_table() -> crate::error::Result<lookup::ConsentTable> {
                             AND a.attname OPERATOR(pg_catalog.=) 'text_id'::pg_catalog.name),
                         (SELECT a.attnum::pg_catalog.int4 FROM pg_catalog.pg_attribute a
                           WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid
-                            AND a.attname OPERATOR(pg_catalog.=) 'withdrawn_at'::pg_catalog.name)
+                            AND a.attname OPERATOR(pg_catalog.=) 'withdrawn_at'::pg_catalog.name),
+                        (SELECT a.attnum::pg_catalog.int4 FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                            AND a.attname OPERATOR(pg_catalog.=) 'subject_kind'::pg_catalog.name),
+                        (SELECT a.attnum::pg_catalog.int4 FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                            AND a.attname OPERATOR(pg_catalog.=) 'subject_id'::pg_catalog.name)
                    FROM pg_catalog.pg_index i
                   WHERE i.indrelid OPERATOR(pg_catalog.=) 'gdpr.consent'::pg_catalog.regclass AND i.indisprimary",
                 None,
@@ -145,12 +154,16 @@ fn consent_table() -> crate::error::Result<lookup::ConsentTable> {
                     pkey: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
                     text_id: r.get::<i32>(3)?.unwrap_or(0),
                     withdrawn_at: r.get::<i32>(4)?.unwrap_or(0),
+                    subject_kind: r.get::<i32>(5)?.unwrap_or(0),
+                    subject_id: r.get::<i32>(6)?.unwrap_or(0),
                 });
             }
             Ok::<_, GdprError>(())
         })?;
         found
-            .filter(|t| t.text_id > 0 && t.withdrawn_at > 0)
+            .filter(|t| {
+                t.text_id > 0 && t.withdrawn_at > 0 && t.subject_kind > 0 && t.subject_id > 0
+            })
             .ok_or_else(|| {
                 GdprError::UndefinedObject(
                     "gdpr.consent is not as this version of pg_gdpr expects".into(),
@@ -159,8 +172,8 @@ fn consent_table() -> crate::error::Result<lookup::ConsentTable> {
     })
 }
 
-fn consent_state(id: i64) -> crate::error::Result<Option<ConsentState>> {
-    let Some(found) = lookup::find_and_lock(consent_table()?, id)? else {
+fn consent_state(id: i64, with_subject: bool) -> crate::error::Result<Option<ConsentState>> {
+    let Some(found) = lookup::find_and_lock(consent_table()?, id, with_subject)? else {
         return Ok(None);
     };
     let text = cache::consent_text(found.text_id, load_texts)?.ok_or_else(|| {
@@ -172,6 +185,7 @@ fn consent_state(id: i64) -> crate::error::Result<Option<ConsentState>> {
     Ok(Some(ConsentState {
         text,
         withdrawn: found.withdrawn,
+        subject: found.subject,
     }))
 }
 
@@ -226,6 +240,10 @@ fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
             place()
         ))
     };
+    // With a subject column (args 2 and 3): the consent must have been given by the row's subject.
+    let subject = trigger_arg(tg, 2)
+        .filter(|c| !c.is_empty())
+        .zip(trigger_arg(tg, 3).and_then(|k| k.to_str().ok()));
     let is_update = matches!(trigger.op(), Ok(PgTriggerOperation::Update));
     let new_tuple = if is_update {
         data.tg_newtuple
@@ -234,11 +252,21 @@ fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
     };
     // SAFETY: the tuples come from this call's TriggerData.
     let id = unsafe { bigint_column(new_tuple, desc, col_c) }.ok_or_else(unreadable)?;
+    // SAFETY: as above.
+    let row_subject = match subject {
+        Some((subject_col, _)) => unsafe { column_text(new_tuple, desc, subject_col) },
+        None => None,
+    };
     if is_update {
         // SAFETY: as above.
         let old =
             unsafe { bigint_column(data.tg_trigtuple, desc, col_c) }.ok_or_else(unreadable)?;
-        if old == id && id.is_some() {
+        let old_subject = match subject {
+            // SAFETY: as above.
+            Some((subject_col, _)) => unsafe { column_text(data.tg_trigtuple, desc, subject_col) },
+            None => None,
+        };
+        if old == id && id.is_some() && old_subject == row_subject {
             return Ok(()); // an UPDATE that keeps the consent reference is not a new use of it
         }
     }
@@ -251,7 +279,7 @@ fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
             place()
         )));
     };
-    let Some(state) = consent_state(id)? else {
+    let Some(state) = consent_state(id, subject.is_some())? else {
         return Err(GdprError::ForeignKeyViolation(format!(
             "{}: consent {id} does not exist",
             place()
@@ -280,10 +308,52 @@ fn check_consent(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
             text.version
         )));
     }
+    if let Some((_, kind)) = subject {
+        // Whose consent it is stays unsaid: the writer learns only that it is not this row's subject's.
+        let given_by = state
+            .subject
+            .as_ref()
+            .map(|(k, i)| (k.as_str(), i.as_str()));
+        if given_by != row_subject.as_deref().map(|r| (kind, r)) {
+            return Err(GdprError::CheckViolation(format!(
+                "{}: consent {id} was not given by {}",
+                place(),
+                row_subject.map_or_else(
+                    || "an anonymous subject (the row has none)".to_string(),
+                    |r| format!("{kind} {r} (the row's subject)")
+                )
+            )));
+        }
+    }
     Ok(())
 }
 
-/// BEFORE INSERT OR UPDATE OF col row trigger installed by `gdpr.require_consent`; args: column, purpose.
+/// The text form of column `name` of `tuple` (None: NULL or no such column).
+///
+/// # Safety
+/// `tuple` must be a valid tuple described by `desc`.
+unsafe fn column_text(
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    name: &std::ffi::CStr,
+) -> Option<String> {
+    let attnum = pg_sys::SPI_fnumber(desc, name.as_ptr());
+    if attnum <= 0 {
+        return None;
+    }
+    let value = pg_sys::SPI_getvalue(tuple, desc, attnum);
+    if value.is_null() {
+        return None;
+    }
+    let text = std::ffi::CStr::from_ptr(value)
+        .to_string_lossy()
+        .into_owned();
+    pg_sys::pfree(value.cast());
+    Some(text)
+}
+
+/// BEFORE INSERT OR UPDATE OF col row trigger installed by `gdpr.require_consent`; args: column, purpose and,
+/// with a subject column, that column and the subject kind.
 #[pg_trigger]
 fn _require_consent<'a>(
     trigger: &'a PgTrigger<'a>,

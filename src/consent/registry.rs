@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
-use crate::privilege::{as_extension_owner, caller};
+use crate::privilege::{as_extension_owner, as_table_owner, caller, require_privileges, Privilege};
 use crate::subject::erase;
 
 /// Where a consent was given.
@@ -144,8 +144,14 @@ fn requirements(purpose: &str) -> Result<Vec<Requirement>> {
         .collect()
 }
 
-/// The primary keys (as text, key order) of the rows of `req` collected under consent `id`.
+/// The primary keys (as text, key order) of the rows of `req` collected under consent `id`, read as the
+/// table's owner once the caller is known to be allowed to read them itself.
 fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
+    require_privileges(
+        &req.table,
+        &[Privilege::Select],
+        &format!("withdrawing consent {id}"),
+    )?;
     let pk = introspect::primary_key(&req.table)?;
     let select = if pk.is_empty() {
         "t.ctid::text".to_string()
@@ -161,18 +167,22 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
     );
     // A read-write SPI call takes a new snapshot: rows committed while withdraw waited for the consent's lock
     // are seen.
-    Spi::connect_mut(|client| {
-        let mut out = Vec::new();
-        for r in client.update(&sql, None, &[id.into()])? {
-            let width = pk.len().max(1);
-            let mut key = Vec::with_capacity(width);
-            for i in 1..=width {
-                key.push(r.get::<String>(i)?.unwrap_or_default());
+    let rows = as_table_owner(&req.table, "finding the rows under a consent in", || {
+        Ok(Spi::connect_mut(|client| {
+            let mut out = Vec::new();
+            for r in client.update(&sql, None, &[id.into()])? {
+                check_for_interrupts!();
+                let width = pk.len().max(1);
+                let mut key = Vec::with_capacity(width);
+                for i in 1..=width {
+                    key.push(r.get::<String>(i)?.unwrap_or_default());
+                }
+                out.push(key);
             }
-            out.push(key);
-        }
-        Ok::<_, GdprError>(out)
-    })
+            Ok::<_, GdprError>(out)
+        })?)
+    })?;
+    Ok(rows)
 }
 
 /// Withdraws consent `id`: refuses while `block` rows depend on it, erases the rows collected under it where

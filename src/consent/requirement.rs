@@ -5,7 +5,11 @@ use pgrx::prelude::*;
 
 use crate::catalog::introspect::{self, Table};
 use crate::error::{GdprError, Result};
-use crate::privilege::{as_extension_owner, require_table_owner};
+use crate::privilege::{
+    as_extension_owner, as_table_owner, has_privilege, is_extension_owner, require_table_owner,
+    Privilege,
+};
+use crate::subject::graph;
 
 pub const ON_WITHDRAW: [&str; 3] = ["keep", "block", "anonymize"];
 
@@ -71,19 +75,85 @@ fn drop_trigger_if_present(table: &Table, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Consent requirements bind consents, which belong to everyone: declaring one needs the consent-administration
+/// grant (gdpr.grant_consent_administration) besides owning the table — otherwise any table owner could pin
+/// other people's consents (on_withdraw => block) or probe which consent ids exist.
+fn require_consent_administration(table: &Table) -> Result<()> {
+    let consent_text = Spi::get_one::<pg_sys::Oid>("SELECT 'gdpr.consent_text'::regclass::oid")?
+        .unwrap_or(pg_sys::Oid::INVALID);
+    if is_extension_owner()? || has_privilege(consent_text, Privilege::Insert) {
+        return Ok(());
+    }
+    Err(GdprError::InsufficientPrivilege(format!(
+        "a consent requirement on {} needs the consent-administration grant (gdpr.grant_consent_administration)",
+        table.display
+    )))
+}
+
+/// The subject kind whose id `subject_col` of `table` holds: the column is the primary key of a declared
+/// subject table, or references one's primary key through a FOREIGN KEY or declared link.
+fn subject_kind_of(table: &Table, subject_col: &str) -> Result<String> {
+    let col = introspect::column(table, subject_col)?;
+    let subjects: Vec<(String, pg_sys::Oid)> = Spi::connect(|client| {
+        let mut out = Vec::new();
+        for r in client.select(
+            "SELECT kind, tbl::oid FROM gdpr.subject ORDER BY kind",
+            None,
+            &[],
+        )? {
+            out.push((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+            ));
+        }
+        Ok::<_, GdprError>(out)
+    })?;
+    let primary_key = |oid: pg_sys::Oid| -> Result<Vec<String>> {
+        Ok(introspect::primary_key(&introspect::table(oid)?)?
+            .into_iter()
+            .map(|c| c.name)
+            .collect())
+    };
+    let own = vec![col.name.clone()];
+    let references = graph::load_references()?;
+    for (kind, subject_table) in &subjects {
+        let is_key = *subject_table == table.oid && primary_key(table.oid)? == own;
+        let reference = references.iter().find(|r| {
+            r.child == table.oid
+                && r.child_cols == own
+                && r.parent == *subject_table
+                && r.discriminator.is_none()
+        });
+        let references_key = match reference {
+            Some(r) => r.parent_cols == primary_key(*subject_table)?,
+            None => false,
+        };
+        if is_key || references_key {
+            return Ok(kind.clone());
+        }
+    }
+    Err(GdprError::InvalidDefinition(format!(
+        "{}.{subject_col} is not the key of a declared subject nor a reference to one (a FOREIGN KEY or \
+         gdpr.declare_link to a subject table's primary key): the consent's subject cannot be checked against it",
+        table.display
+    )))
+}
+
 pub fn require(
     oid: pg_sys::Oid,
     col: &str,
     purpose: Option<&str>,
     on_withdraw: &str,
+    subject_col: Option<&str>,
 ) -> Result<()> {
     let table = introspect::table(oid)?;
     require_table_owner(&table)?;
+    require_consent_administration(&table)?;
     let column = introspect::column(&table, col)?;
     if column.type_sql != "bigint" {
         return Err(GdprError::DatatypeMismatch(format!(
             "{}.{col} is {}: a consent reference must be bigint (it references gdpr.consent.id)",
-            table.display, column.type_sql
+            table.display, column.type_display
         )));
     }
     if let Some(p) = purpose {
@@ -112,14 +182,44 @@ pub fn require(
         )));
     }
 
+    let subject_kind = match subject_col {
+        Some(sc) => Some(subject_kind_of(&table, sc)?),
+        None => None,
+    };
+    let subject_col = subject_col
+        .map(|sc| introspect::column(&table, sc))
+        .transpose()?;
+    let subject_col = subject_col.map(|c| c.name);
+
     // Recreated every time: re-running the migration repairs a dropped or changed trigger.
     let trigger = trigger_name(col);
     drop_trigger_if_present(&table, &trigger)?;
-    ddl(
-        "CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW \
-         EXECUTE FUNCTION gdpr._require_consent(%L, %L)",
-        &[&trigger, col, &table.sql_name, col, purpose.unwrap_or("")],
-    )?;
+    let (subject_name, kind) = (
+        subject_col.as_deref().unwrap_or(""),
+        subject_kind.as_deref().unwrap_or(""),
+    );
+    if subject_col.is_some() {
+        ddl(
+            "CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I, %I ON %s FOR EACH ROW \
+             EXECUTE FUNCTION gdpr._require_consent(%L, %L, %L, %L)",
+            &[
+                &trigger,
+                col,
+                subject_name,
+                &table.sql_name,
+                col,
+                purpose.unwrap_or(""),
+                subject_name,
+                kind,
+            ],
+        )?;
+    } else {
+        ddl(
+            "CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW \
+             EXECUTE FUNCTION gdpr._require_consent(%L, %L)",
+            &[&trigger, col, &table.sql_name, col, purpose.unwrap_or("")],
+        )?;
+    }
 
     let previous = first_text(
         "SELECT fkey_name::text FROM gdpr.consent_requirement WHERE tbl = $1 AND col = $2",
@@ -139,11 +239,13 @@ pub fn require(
     };
 
     // Stops at the first such row: the FOREIGN KEY above already read the whole table once.
-    let missing = Spi::get_one::<bool>(&format!(
-        "SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NULL)",
-        table.sql_name, column.sql_name
-    ))?
-    .unwrap_or(false);
+    let missing = as_table_owner(&table, "checking existing rows of", || {
+        Ok(Spi::get_one::<bool>(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NULL)",
+            table.sql_name, column.sql_name
+        ))?
+        .unwrap_or(false))
+    })?;
     if missing {
         warning!(
             "gdpr: existing rows of {} have no consent in {col}; the requirement applies to rows inserted or changed from now on",
@@ -153,11 +255,13 @@ pub fn require(
 
     as_extension_owner(|| {
         Spi::run_with_args(
-            "INSERT INTO gdpr.consent_requirement (tbl, col, purpose, on_withdraw, trigger_name, fkey_name)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO gdpr.consent_requirement
+                    (tbl, col, purpose, on_withdraw, trigger_name, fkey_name, subject_col, subject_kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (tbl, col) DO UPDATE
                 SET purpose = EXCLUDED.purpose, on_withdraw = EXCLUDED.on_withdraw,
                     trigger_name = EXCLUDED.trigger_name, fkey_name = EXCLUDED.fkey_name,
+                    subject_col = EXCLUDED.subject_col, subject_kind = EXCLUDED.subject_kind,
                     declared_at = now()",
             &[
                 oid.into(),
@@ -166,6 +270,8 @@ pub fn require(
                 on_withdraw.into(),
                 trigger.as_str().into(),
                 fkey.as_deref().into(),
+                subject_col.as_deref().into(),
+                subject_kind.as_deref().into(),
             ],
         )?;
         Ok(())

@@ -28,10 +28,13 @@ impl Strategy for Constant {
             &[value.clone().into(), col.type_sql.clone().into()],
         )?
         .unwrap_or(false);
-        if !valid {
+        let too_long = col
+            .max_len
+            .is_some_and(|n| value.trim_end().chars().count() > n as usize);
+        if !valid || too_long {
             return Err(GdprError::DatatypeMismatch(format!(
                 "constant \"{value}\" is not a valid {} for {table}.{}",
-                col.type_sql, col.name
+                col.type_display, col.name
             )));
         }
         Ok(())

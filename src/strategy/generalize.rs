@@ -28,7 +28,7 @@ fn shape(table: &str, col: &Column) -> Result<Shape> {
         ("N", _) => Ok(Shape::Number),
         _ => Err(GdprError::DatatypeMismatch(format!(
             "strategy \"generalize\" needs an inet, date, timestamp or number column, but {table}.{} is {}",
-            col.name, col.type_sql
+            col.name, col.type_display
         ))),
     }
 }
@@ -66,7 +66,7 @@ impl Strategy for Generalize {
         let wrong = |key: &str| {
             GdprError::InvalidParameter(format!(
                 "option \"{key}\" of strategy \"generalize\" does not apply to {table}.{} ({})",
-                col.name, col.type_sql
+                col.name, col.type_display
             ))
         };
         match shape(table, col)? {

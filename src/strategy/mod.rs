@@ -222,9 +222,19 @@ pub fn set_list(
                 table.display
             ))
         })?;
-        if let Some(expr) = lookup(strategy_name)?.erase_expr(&col, options, &mut params) {
-            assignments.push(format!("{} = {expr}", col.sql_name));
-            columns.push(col.name.clone());
+        match lookup(strategy_name)?.erase_expr(&col, options, &mut params) {
+            Some(expr) => {
+                assignments.push(format!("{} = {expr}", col.sql_name));
+                columns.push(col.name.clone());
+            }
+            None if strategy_name == "keep" => {}
+            // Never a silent skip: a policy that yields nothing for its column is an error naming it.
+            None => {
+                return Err(GdprError::DatatypeMismatch(format!(
+                    "the policy {strategy_name} on {}.{} does not fit the column ({}): declare it again",
+                    table.display, col.name, col.type_display
+                )))
+            }
         }
     }
     Ok(SetList {
@@ -240,7 +250,7 @@ pub(crate) fn require_text(strategy: &str, table: &str, col: &Column) -> Result<
     if col.category != "S" {
         return Err(GdprError::DatatypeMismatch(format!(
             "strategy \"{strategy}\" needs a text column, but {table}.{} is {}",
-            col.name, col.type_sql
+            col.name, col.type_display
         )));
     }
     Ok(())
@@ -250,8 +260,7 @@ pub(crate) fn require_min_len(strategy: &str, table: &str, col: &Column, min: i3
     match col.max_len {
         Some(n) if n < min => Err(GdprError::DatatypeMismatch(format!(
             "strategy \"{strategy}\" needs room for {min} characters, but {table}.{} is {}",
-            col.name,
-            col.type_sql_with_len()
+            col.name, col.type_display
         ))),
         _ => Ok(()),
     }
@@ -286,13 +295,4 @@ pub(crate) fn int_option(
 pub(crate) fn max_len_arg(col: &Column) -> String {
     col.max_len
         .map_or_else(|| "NULL".to_string(), |n| n.to_string())
-}
-
-impl Column {
-    fn type_sql_with_len(&self) -> String {
-        match self.max_len {
-            Some(n) => format!("{}({n})", self.type_sql),
-            None => self.type_sql.clone(),
-        }
-    }
 }

@@ -15,7 +15,9 @@ use super::guard;
 use super::plan::{Action, ErasurePlan, IdentifierColumn, Identity, PlanTable, TEXT_ARRAY};
 use crate::audit;
 use crate::cache;
+use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
+use crate::privilege::{as_table_owner, require_privileges, Privilege};
 use crate::strategy::{self, Param, SubjectIdentifiers};
 
 /// A found row as text: ctid, tableoid, then the plan table's fetched columns.
@@ -57,17 +59,20 @@ impl Reach {
     }
 }
 
+/// Runs a query on `table`'s rows as the table's owner (see privilege.rs) and returns its rows as text.
 fn fetch(
     client: &mut SpiClient<'_>,
+    table: &Table,
     sql: &str,
     types: &[PgOid],
     args: &[DatumWithOid<'_>],
 ) -> Result<Vec<Row>> {
     let stmt = cache::statement(client, sql, types)?;
-    let table = client.update(&*stmt, None, args)?;
-    let width = table.columns()?;
-    let mut rows = Vec::with_capacity(table.len());
-    for r in table {
+    let result = as_table_owner(table, "reading", || Ok(client.update(&*stmt, None, args)?))?;
+    let width = result.columns()?;
+    let mut rows = Vec::with_capacity(result.len());
+    for r in result {
+        check_for_interrupts!();
         let mut row = Vec::with_capacity(width);
         for i in 1..=width {
             row.push(r.get::<String>(i)?);
@@ -77,14 +82,19 @@ fn fetch(
     Ok(rows)
 }
 
+/// Runs a change on `table`'s rows as the table's owner; returns the number of rows changed.
 fn execute(
     client: &mut SpiClient<'_>,
+    table: &Table,
+    doing: &str,
     sql: &str,
     types: &[PgOid],
     args: &[DatumWithOid<'_>],
 ) -> Result<usize> {
     let stmt = cache::statement(client, sql, types)?;
-    Ok(client.update(&*stmt, None, args)?.len())
+    as_table_owner(table, doing, || {
+        Ok(client.update(&*stmt, None, args)?.len())
+    })
 }
 
 /// The parameters after the row-identity ones of an UPDATE: the key, the plan's values, the identifiers.
@@ -101,6 +111,7 @@ fn extra_datums<'a>(extra: &Extra<'a>) -> Vec<DatumWithOid<'a>> {
 fn run_for_rows(
     client: &mut SpiClient<'_>,
     table: &PlanTable,
+    doing: &str,
     sql: &str,
     types: &[PgOid],
     rows: &[Row],
@@ -119,7 +130,7 @@ fn run_for_rows(
                 })
                 .collect();
             args.extend(extra_datums(&extra));
-            done += execute(client, sql, types, &args)?;
+            done += execute(client, &table.table, doing, sql, types, &args)?;
         }
         Identity::Ctid => {
             // One statement per partition (tableoid): ctids are only unique within one.
@@ -133,7 +144,7 @@ fn run_for_rows(
             for (relation, ctids) in by_relation {
                 let mut args: Vec<DatumWithOid<'_>> = vec![ctids.into(), relation.into()];
                 args.extend(extra_datums(&extra));
-                done += execute(client, sql, types, &args)?;
+                done += execute(client, &table.table, doing, sql, types, &args)?;
             }
         }
     }
@@ -173,7 +184,8 @@ fn find_rows(
     } else {
         &plan.root_select_locked
     };
-    for row in fetch(client, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
+    let root = &plan.tables[0].table;
+    for row in fetch(client, root, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
         reach[0].add(&plan.tables[0], row);
     }
     if reach[0].rows.is_empty() {
@@ -182,6 +194,7 @@ fn find_rows(
 
     // Semi-naive fixpoint: follow each reference only for the key values found since the last round.
     loop {
+        check_for_interrupts!();
         let mut progressed = false;
         for t in 0..plan.tables.len() {
             let (from, to) = (reach[t].followed, reach[t].rows.len());
@@ -216,7 +229,16 @@ fn find_rows(
                     args.push(value.clone().into());
                 }
                 if !dry_run && plan.tables[edge.child].delete_directly {
-                    let deleted = execute(client, &edge.delete_sql, &edge.param_types(), &args)?;
+                    let child = &plan.tables[edge.child].table;
+                    let types = edge.param_types();
+                    let deleted = execute(
+                        client,
+                        child,
+                        "deleting from",
+                        &edge.delete_sql,
+                        &types,
+                        &args,
+                    )?;
                     edge_counts[ei].matched += deleted;
                     edge_counts[ei].first_reached += deleted;
                     reach[edge.child].deleted += deleted;
@@ -227,7 +249,8 @@ fn find_rows(
                 } else {
                     &edge.select_locked
                 };
-                for row in fetch(client, sql, &edge.param_types(), &args)? {
+                let child = &plan.tables[edge.child].table;
+                for row in fetch(client, child, sql, &edge.param_types(), &args)? {
                     edge_counts[ei].matched += 1;
                     if reach[edge.child].add(&plan.tables[edge.child], row) {
                         edge_counts[ei].first_reached += 1;
@@ -278,7 +301,8 @@ fn apply(
             continue;
         };
         let extra: Extra<'_> = Some((&key, &t.update_params, ids));
-        let changed = run_for_rows(client, t, sql, &t.update_types(), &r.rows, extra)?;
+        let types = t.update_types();
+        let changed = run_for_rows(client, t, "anonymizing", sql, &types, &r.rows, extra)?;
         if matches!(t.identity, Identity::Ctid) && changed != r.rows.len() {
             return Err(GdprError::ObjectChanged(format!(
                 "{} of {} rows of {} (a table without primary key) changed while being erased; retry the erasure",
@@ -294,6 +318,7 @@ fn apply(
             run_for_rows(
                 client,
                 table,
+                "deleting from",
                 &table.delete_sql,
                 &table.identity_types(),
                 &reach[t].rows,
@@ -365,6 +390,7 @@ fn subject_identifiers(
     }
     for (table, r) in plan.tables.iter().zip(reach) {
         for row in &r.rows {
+            check_for_interrupts!();
             for column in &table.identifier_columns {
                 if let Some(text) = &row[column.position + 2] {
                     found.add_column(text, column);
@@ -381,7 +407,7 @@ fn subject_identifiers(
         }
         let types = vec![TEXT_ARRAY; columns.len()];
         let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
-        for row in fetch(client, &source.select, &types, &args)? {
+        for row in fetch(client, &source.table, &source.select, &types, &args)? {
             for column in &source.columns {
                 if let Some(text) = &row[column.position] {
                     found.add_column(text, column);
@@ -478,9 +504,33 @@ fn markers(plan: &ErasurePlan, reach: &[Reach]) -> Vec<(pg_sys::Oid, Vec<String>
     out
 }
 
+/// Checks, before anything is read, that the caller may itself do what the erasure does: SELECT every table it
+/// reaches (and every table it reads identifiers from), UPDATE each it anonymizes, DELETE each it deletes
+/// from — with no row hidden from it by row-level security. The statements then run as each table's owner.
+fn require_entitlement(plan: &ErasurePlan, dry_run: bool, what: &str) -> Result<()> {
+    for t in &plan.tables {
+        if !dry_run && t.skip_when_erasing {
+            continue; // not read by a real erasure
+        }
+        let mut needed = vec![Privilege::Select];
+        if !dry_run {
+            match t.action {
+                Action::Delete => needed.push(Privilege::Delete),
+                Action::Anonymize if t.update_sql.is_some() => needed.push(Privilege::Update),
+                Action::Anonymize => {}
+            }
+        }
+        require_privileges(&t.table, &needed, what)?;
+    }
+    for source in &plan.identifier_sources {
+        require_privileges(&source.table, &[Privilege::Select], what)?;
+    }
+    Ok(())
+}
+
 /// Whether `value` is valid input for the key type: integers are checked here, other types by a cast in a
-/// subtransaction (gdpr._is_valid_input).
-fn is_valid_key(value: &str, type_sql: &str) -> Result<bool> {
+/// subtransaction (gdpr._is_valid_input) run as the subject table's owner (a domain's CHECK is its code).
+fn is_valid_key(value: &str, type_sql: &str, table: &Table) -> Result<bool> {
     let parsed = match type_sql {
         "bigint" => Some(value.trim().parse::<i64>().is_ok()),
         "integer" => Some(value.trim().parse::<i32>().is_ok()),
@@ -490,11 +540,13 @@ fn is_valid_key(value: &str, type_sql: &str) -> Result<bool> {
     };
     match parsed {
         Some(valid) => Ok(valid),
-        None => Ok(Spi::get_one_with_args::<bool>(
-            "SELECT gdpr._is_valid_input($1, $2::regtype)",
-            &[value.into(), type_sql.into()],
-        )?
-        .unwrap_or(false)),
+        None => as_table_owner(table, "checking a key of", || {
+            Ok(Spi::get_one_with_args::<bool>(
+                "SELECT gdpr._is_valid_input($1, $2::regtype)",
+                &[value.into(), type_sql.into()],
+            )?
+            .unwrap_or(false))
+        }),
     }
 }
 
@@ -515,8 +567,14 @@ fn erase_with(
         )));
     }
 
+    let what = format!(
+        "{}erasing {kind} {subject_id}",
+        if dry_run { "a dry run of " } else { "" }
+    );
+    require_entitlement(plan, dry_run, &what)?;
+
     for (value, type_sql) in id.iter().zip(&plan.root_key_types) {
-        if !is_valid_key(value, type_sql)? {
+        if !is_valid_key(value, type_sql, &plan.tables[0].table)? {
             return Err(GdprError::InvalidTextRepresentation(format!(
                 "{kind} id \"{value}\" is not a valid {type_sql} (the key of {})",
                 plan.tables[0].table.display

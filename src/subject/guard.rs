@@ -22,7 +22,7 @@ use super::graph::{self, Reference};
 use crate::cache;
 use crate::catalog::introspect;
 use crate::error::{GdprError, OrReport};
-use crate::privilege::{as_extension_owner, as_role, require_table_owner};
+use crate::privilege::{as_extension_owner, as_role, owner_context, require_table_owner};
 
 pub const TRIGGER_NAME: &str = "gdpr_erased_guard";
 
@@ -72,9 +72,9 @@ struct Check {
     columns: Vec<CString>,
     /// Polymorphic links: only rows whose `column` holds `value` point at `referenced`.
     discriminator: Option<(CString, String)>,
-    /// `SELECT ... FOR KEY SHARE` of the referenced row and the role to run it as; None when the check is
-    /// about the written row's own key.
-    lock: Option<(String, pg_sys::Oid)>,
+    /// `SELECT ... FOR KEY SHARE` of the referenced row, the role to run it as (the referenced table's
+    /// owner) and the CONTEXT its errors get; None when the check is about the written row's own key.
+    lock: Option<(String, pg_sys::Oid, CString)>,
 }
 
 pub struct Guard {
@@ -187,11 +187,10 @@ pub fn build(relid: pg_sys::Oid) -> crate::error::Result<Guard> {
             parent.sql_name,
             predicate.join(" AND ")
         );
-        let owner = Spi::get_one_with_args::<pg_sys::Oid>(
-            "SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1",
-            &[r.parent.into()],
-        )?
-        .unwrap_or(pg_sys::Oid::INVALID);
+        let (owner, context) = (
+            parent.owner,
+            owner_context(&parent, "locking a referenced row of"),
+        );
         watched.push(r.parent);
         checks.push(Check {
             referenced: r.parent,
@@ -206,7 +205,7 @@ pub fn build(relid: pg_sys::Oid) -> crate::error::Result<Guard> {
                 Some((col, value)) => Some((cstring(col)?, value.clone())),
                 None => None,
             },
-            lock: Some((lock_sql, owner)),
+            lock: Some((lock_sql, owner, context)),
         });
     }
     Ok(Guard {
@@ -279,8 +278,8 @@ pub fn check_write(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
         if values.len() < check.columns.len() {
             continue; // a NULL reference points at nothing
         }
-        if let Some((sql, owner)) = &check.lock {
-            as_role(*owner, || {
+        if let Some((sql, owner, context)) = &check.lock {
+            as_role(*owner, Some(context), || {
                 Spi::connect_mut(|client| {
                     let stmt = cache::statement(client, sql, &vec![TEXT; values.len()])?;
                     let args: Vec<DatumWithOid<'_>> =

@@ -63,9 +63,75 @@ pub fn lint() -> Result<Vec<Finding>> {
             }),
         }
     }
+    lint_policies(&mut out)?;
+    lint_links(&mut out)?;
     lint_guard(&mut out)?;
     lint_consent(&mut out)?;
     Ok(out)
+}
+
+/// Every declared policy, reached by a subject or not (pseudonymize_table uses them all), must still fit its
+/// column: a column whose type changed would otherwise be skipped.
+fn lint_policies(out: &mut Vec<Finding>) -> Result<()> {
+    let mut policies: Vec<_> = crate::catalog::policies()?.into_iter().collect();
+    policies.sort_by_key(|(oid, _)| oid.to_u32());
+    for (oid, table_policies) in policies {
+        let problem = crate::catalog::introspect::table(oid).and_then(|table| {
+            crate::catalog::check_policies_fit(&table, &table_policies).map(|_| table)
+        });
+        if let Err(e) = problem {
+            out.push(Finding {
+                kind: "policy".into(),
+                severity: "error",
+                object: crate::catalog::introspect::table(oid)
+                    .map_or_else(|_| oid.to_u32().to_string(), |t| t.display),
+                message: e.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A declared link must target a primary or unique key of its parent (declare_link checks it; a later DROP
+/// CONSTRAINT can undo it).
+fn lint_links(out: &mut Vec<Finding>) -> Result<()> {
+    let links: Vec<(pg_sys::Oid, Vec<String>, pg_sys::Oid, Vec<String>)> = Spi::connect(
+        |client| {
+            let mut links = Vec::new();
+            for r in client.select(
+            "SELECT child::oid, child_cols::text[], parent::oid, parent_cols::text[] FROM gdpr.link ORDER BY id",
+            None,
+            &[],
+        )? {
+            links.push((
+                r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                r.get::<Vec<String>>(2)?.unwrap_or_default(),
+                r.get::<pg_sys::Oid>(3)?.unwrap_or(pg_sys::Oid::INVALID),
+                r.get::<Vec<String>>(4)?.unwrap_or_default(),
+            ));
+        }
+            Ok::<_, GdprError>(links)
+        },
+    )?;
+    for (child, child_cols, parent, parent_cols) in links {
+        let (child, parent) = (
+            crate::catalog::introspect::table(child)?,
+            crate::catalog::introspect::table(parent)?,
+        );
+        if !crate::catalog::introspect::is_unique_key(&parent, &parent_cols)? {
+            out.push(Finding {
+                kind: "link".into(),
+                severity: "error",
+                object: format!("{}({})", child.display, child_cols.join(", ")),
+                message: format!(
+                    "the declared link to {}({}) no longer targets its primary key or a unique key",
+                    parent.display,
+                    parent_cols.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Once the erased-subject guard is installed, a reachable table without it (added by a later migration)

@@ -164,6 +164,8 @@ fn identifier_sources_of<'a>(
 /// Reads the declared PII of the rows the subject's row references (never changes them).
 #[derive(Debug)]
 pub struct IdentifierSource {
+    /// The parent table read (as its owner).
+    pub table: Table,
     /// `SELECT <pii columns as text> FROM parent WHERE <parent columns match $1..>`.
     pub select: String,
     /// Positions (in the root's fetched row) of the referencing columns.
@@ -391,6 +393,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
                 ),
                 root_values,
                 columns: selected.into_iter().map(|(_, ic)| ic).collect(),
+                table: parent,
             });
         }
     }
@@ -570,6 +573,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             .get(&table.oid)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        crate::catalog::check_policies_fit(&table, policies)?;
         let set = strategy::set_list(&table, policies, identity_params + 1)?;
         let update_sql = (!set.assignments.is_empty()).then(|| {
             format!(

@@ -75,8 +75,10 @@ SELECT regress.try($$SELECT gdpr.declare_link('decl.no_pk', '{guest_ref}', 'decl
 SELECT regress.try($$SELECT gdpr.declare_link('decl.no_pk', '{}', 'decl.guests', '{}')$$);
 SELECT regress.try($$SELECT gdpr.declare_link('decl.no_pk', '{guest_ref}', 'decl.missing', '{id}')$$);
 -- a column other rows point at (by FOREIGN KEY or link) cannot be pseudonymized; a referencing one can
-SELECT gdpr.declare_link('decl.no_pk', '{kind}', 'decl.guests', '{code}');
-SELECT regress.try($$SELECT gdpr.declare_pii('decl.guests', 'code', 'null')$$);
+-- a link targets the parent's primary key or a unique key, as a FOREIGN KEY would (42830)
+SELECT regress.try($$SELECT gdpr.declare_link('decl.no_pk', '{kind}', 'decl.guests', '{code}')$$);
+SELECT gdpr.declare_link('decl.no_pk', '{kind}', 'decl.guests', '{email}');
+SELECT regress.try($$SELECT gdpr.declare_pii('decl.guests', 'email', 'null')$$);
 SELECT regress.try($$SELECT gdpr.declare_pii('decl.no_pk', 'guest_ref', 'null')$$);
 
 -- excluded references

@@ -71,9 +71,13 @@ SELECT regress.try(format($$UPDATE gdpr.consent SET text_id = %s WHERE id = %s$$
 SELECT regress.try(format($$DELETE FROM gdpr.consent WHERE id = %s$$, :c_lead));
 SELECT regress.try($$TRUNCATE gdpr.consent CASCADE$$);
 
--- require_consent: owner only, validated.
+-- require_consent: the table's owner with the consent-administration grant only, validated.
 SET ROLE regress_app;
 SELECT regress.try($$SELECT gdpr.require_consent('cs.leads', 'consent_id', 'leads')$$);
+SET ROLE regress_owner;
+SELECT regress.try($$SELECT gdpr.require_consent('cs.leads', 'consent_id', 'leads')$$);
+RESET ROLE;
+SELECT gdpr.grant_consent_administration('regress_owner');
 SET ROLE regress_owner;
 SELECT regress.try($$SELECT gdpr.require_consent('cs.leads', 'consent', 'leads')$$);
 SELECT regress.try($$SELECT gdpr.require_consent('cs.wrong_type', 'consent_id', 'leads')$$);
