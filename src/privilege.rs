@@ -13,9 +13,11 @@
 //!   extension owner through fixed statements (`as_extension_owner`), never through a SECURITY DEFINER entry
 //!   point a role could call with arguments of its choosing.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
+use pgrx::PgLogLevel;
 
 use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
@@ -105,6 +107,20 @@ pub fn has_privilege(table: pg_sys::Oid, privilege: Privilege) -> bool {
     }
 }
 
+/// Whether the caller holds `privilege` on the table or on each of `columns` (attribute numbers), as a
+/// FOREIGN KEY on those columns would require.
+pub fn has_column_privilege(table: pg_sys::Oid, columns: &[i16], privilege: Privilege) -> bool {
+    // SAFETY: ACL lookups through the syscache for an existing relation, its columns and the current user.
+    unsafe {
+        let user = pg_sys::GetUserId();
+        pg_sys::pg_class_aclcheck(table, user, privilege.mode()) == pg_sys::AclResult::ACLCHECK_OK
+            || columns.iter().all(|attnum| {
+                pg_sys::pg_attribute_aclcheck(table, *attnum, user, privilege.mode())
+                    == pg_sys::AclResult::ACLCHECK_OK
+            })
+    }
+}
+
 /// Whether row-level security would filter the caller's own queries on `table`.
 fn row_security_applies(table: pg_sys::Oid) -> bool {
     // SAFETY: check_enable_rls reads the relation's flags and the caller's BYPASSRLS; noError = true.
@@ -162,22 +178,15 @@ pub fn is_extension_owner() -> Result<bool> {
     Ok(unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), owner) })
 }
 
-/// Restores the caller's identity, error context and (on success) settings when dropped.
+/// Restores the caller's identity and (on success) settings when dropped.
 struct Switched {
     user: pg_sys::Oid,
     sec_context: i32,
     guc_nest_level: i32,
-    /// The error context stack as it was before ours was pushed (None: nothing was pushed).
-    previous_error_context: Option<*mut pg_sys::ErrorContextCallback>,
 }
 
 impl Drop for Switched {
     fn drop(&mut self) {
-        if let Some(previous) = self.previous_error_context {
-            // SAFETY: pops the entry `as_role` pushed (entries above it were popped by their owners, or, on an
-            // error, are discarded by PostgreSQL's error recovery, which resets the stack anyway).
-            unsafe { pg_sys::error_context_stack = previous };
-        }
         if !std::thread::panicking() {
             // Settings changed by code the owner wrote (a trigger's set_config) do not leak into the caller's
             // session, as in ExecRefreshMatView. After an error, (sub)transaction abort rolls them back.
@@ -189,59 +198,71 @@ impl Drop for Switched {
     }
 }
 
-unsafe extern "C-unwind" {
-    // Variadic, so bindgen leaves it out of pg_sys (pgrx declares it the same way for its own reports).
-    fn errcontext_msg(fmt: *const std::ffi::c_char, ...) -> std::ffi::c_int;
-}
-
-/// Adds "gdpr: <what>" to the CONTEXT of any error raised while our entry is on the stack.
-#[pg_guard]
-unsafe extern "C-unwind" fn error_context_callback(arg: *mut std::ffi::c_void) {
-    // SAFETY: called by PostgreSQL while it builds an error report (as errcontext() requires); `arg` is the
-    // NUL-terminated CString owned by the `Switched` guard that pushed this entry, passed through "%s".
-    unsafe { errcontext_msg(c"%s".as_ptr(), arg as *const std::ffi::c_char) };
-}
-
 /// Runs `f` with the extension owner's privileges, as a local user-id change that `SET ROLE` cannot undo.
 /// `f` must only run fixed statements against the extension's own tables.
 pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    as_role(extension_owner()?, None, f)
+    as_role(extension_owner()?, f)
 }
 
-/// The CONTEXT line errors get while `doing` something to `table` as its owner.
-pub fn owner_context(table: &Table, doing: &str) -> CString {
-    let text = format!(
-        "gdpr: {doing} table {} as its owner {}",
+/// What an error raised while `doing` something to `table` as its owner is prefixed with.
+pub fn owner_context(table: &Table, doing: &str) -> String {
+    format!(
+        "{doing} table {} as its owner {}",
         table.display,
         role_name(table.owner)
-    );
-    CString::new(text.replace('\0', "")).unwrap_or_default()
+    )
 }
 
-/// Runs `f` — statements on `table`'s rows — as the table's owner in a security-restricted operation; an
-/// error raised meanwhile (by a trigger, a CHECK, a lock timeout…) names the table and what was being done.
+/// Runs `f` — statements on `table`'s rows — as the table's owner in a security-restricted operation. An
+/// error raised meanwhile (by a trigger, a CHECK, a lock timeout…) keeps its SQLSTATE and gets the table and
+/// what was being done in front of its message.
 pub fn as_table_owner<T>(table: &Table, doing: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    as_role(table.owner, Some(&owner_context(table, doing)), f)
+    naming_errors(&owner_context(table, doing), || as_role(table.owner, f))
+}
+
+/// `as_role`, with errors prefixed by `context` (see `as_table_owner`).
+pub fn as_role_naming<T>(
+    role: pg_sys::Oid,
+    context: &str,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    naming_errors(context, || as_role(role, f))
+}
+
+/// Re-raises a PostgreSQL error from `f` as `gdpr: <context>: <message>` with its SQLSTATE, detail and hint.
+/// (pgrx carries an error's message across Rust frames but not its CONTEXT lines, so the table goes into
+/// the message.) The transaction is aborted either way: nothing is caught and carried on.
+fn naming_errors<T>(context: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .catch_others(|caught| match caught {
+            CaughtError::PostgresError(report) => {
+                let message = report.message();
+                let message = message.strip_prefix("gdpr: ").unwrap_or(message);
+                let mut renamed = ErrorReport::new(
+                    report.sql_error_code(),
+                    format!("gdpr: {context}: {message}"),
+                    "",
+                );
+                if let Some(detail) = report.detail() {
+                    renamed = renamed.set_detail(detail);
+                }
+                if let Some(hint) = report.hint() {
+                    renamed = renamed.set_hint(hint);
+                }
+                renamed.report(PgLogLevel::ERROR);
+                unreachable!("ERROR-level reports do not return")
+            }
+            other => other.rethrow(),
+        })
+        .execute()
 }
 
 /// Runs `f` as `role` in a security-restricted operation with row security not forced (as PostgreSQL's
-/// foreign-key checks run as the referenced table's owner), with `context` added to any error's CONTEXT.
-pub fn as_role<T>(
-    role: pg_sys::Oid,
-    context: Option<&CStr>,
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    let mut entry = pg_sys::ErrorContextCallback {
-        previous: std::ptr::null_mut(),
-        callback: Some(error_context_callback),
-        arg: context.map_or(std::ptr::null_mut(), |c| {
-            c.as_ptr() as *mut std::ffi::c_void
-        }),
-    };
+/// foreign-key checks run as the referenced table's owner).
+pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let mut user = pg_sys::Oid::INVALID;
     let mut sec_context = 0;
-    // SAFETY: plain reads/writes of the backend's current user id, GUC nest level and error context stack,
-    // all restored by the guard; `entry` (and `context`) live on this frame until the guard is dropped below.
+    // SAFETY: plain reads/writes of the backend's current user id and GUC nest level, restored by the guard.
     let switched = unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut sec_context);
         let guc_nest_level = pg_sys::NewGUCNestLevel();
@@ -252,16 +273,10 @@ pub fn as_role<T>(
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
                 | pg_sys::SECURITY_NOFORCE_RLS as i32,
         );
-        let previous_error_context = context.map(|_| {
-            entry.previous = pg_sys::error_context_stack;
-            pg_sys::error_context_stack = &mut entry;
-            entry.previous
-        });
         Switched {
             user,
             sec_context,
             guc_nest_level,
-            previous_error_context,
         }
     };
     let result = f();

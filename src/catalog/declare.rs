@@ -7,7 +7,7 @@ use pgrx::{JsonB, PgRelation};
 use super::introspect::{self, Column, Table};
 use crate::error::{required, GdprError, OrReport, Result};
 use crate::privilege::{
-    as_extension_owner, as_table_owner, has_privilege, is_extension_owner, is_owner,
+    as_extension_owner, as_table_owner, has_column_privilege, is_extension_owner, is_owner,
     require_table_owner, Privilege,
 };
 use crate::strategy;
@@ -208,10 +208,13 @@ fn column_list(
 /// owns it), and the parent columns must be its primary key or a unique key — a link onto other columns
 /// (an e-mail) would have erasures record their values and could not identify one parent row.
 fn require_link_target(parent: &Table, parent_cols: &[Column]) -> Result<()> {
-    if !is_owner(parent) && !has_privilege(parent.oid, Privilege::References) {
+    let attnums: Vec<i16> = parent_cols.iter().map(|c| c.attnum).collect();
+    if !is_owner(parent) && !has_column_privilege(parent.oid, &attnums, Privilege::References) {
         return Err(GdprError::InsufficientPrivilege(format!(
-            "permission denied for table {}: declaring a link to it needs REFERENCES on it (as a FOREIGN KEY would)",
-            parent.display
+            "permission denied for table {}: declaring a link to ({}) needs REFERENCES on those columns (as a \
+             FOREIGN KEY would)",
+            parent.display,
+            names(parent_cols).join(", ")
         )));
     }
     if !introspect::is_unique_key(parent, &names(parent_cols))? {

@@ -38,6 +38,7 @@ pub struct Column {
     /// Part of a primary key, unique constraint or unique index.
     pub unique: bool,
     pub in_primary_key: bool,
+    pub attnum: i16,
 }
 
 pub fn table(oid: pg_sys::Oid) -> Result<Table> {
@@ -100,7 +101,8 @@ const COLUMN_QUERY: &str = "
            EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                     WHERE i.indrelid = a.attrelid AND i.indisprimary
                       AND a.attnum = ANY (i.indkey::int2[])),
-           pg_catalog.format_type(a.atttypid, a.atttypmod)
+           pg_catalog.format_type(a.atttypid, a.atttypmod),
+           a.attnum
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -122,6 +124,7 @@ fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Resul
                 unique: r.get::<bool>(7)?.unwrap_or(false),
                 in_primary_key: r.get::<bool>(8)?.unwrap_or(false),
                 type_display: r.get::<String>(9)?.unwrap_or_default(),
+                attnum: r.get::<i16>(10)?.unwrap_or(0),
             });
         }
         Ok(out)

@@ -167,8 +167,8 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
     );
     // A read-write SPI call takes a new snapshot: rows committed while withdraw waited for the consent's lock
     // are seen.
-    let rows = as_table_owner(&req.table, "finding the rows under a consent in", || {
-        Ok(Spi::connect_mut(|client| {
+    as_table_owner(&req.table, "finding the rows under a consent in", || {
+        Spi::connect_mut(|client| {
             let mut out = Vec::new();
             for r in client.update(&sql, None, &[id.into()])? {
                 check_for_interrupts!();
@@ -180,9 +180,8 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
                 out.push(key);
             }
             Ok::<_, GdprError>(out)
-        })?)
-    })?;
-    Ok(rows)
+        })
+    })
 }
 
 /// Withdraws consent `id`: refuses while `block` rows depend on it, erases the rows collected under it where

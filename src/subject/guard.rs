@@ -22,7 +22,7 @@ use super::graph::{self, Reference};
 use crate::cache;
 use crate::catalog::introspect;
 use crate::error::{GdprError, OrReport};
-use crate::privilege::{as_extension_owner, as_role, owner_context, require_table_owner};
+use crate::privilege::{as_extension_owner, as_role_naming, owner_context, require_table_owner};
 
 pub const TRIGGER_NAME: &str = "gdpr_erased_guard";
 
@@ -74,7 +74,7 @@ struct Check {
     discriminator: Option<(CString, String)>,
     /// `SELECT ... FOR KEY SHARE` of the referenced row, the role to run it as (the referenced table's
     /// owner) and the CONTEXT its errors get; None when the check is about the written row's own key.
-    lock: Option<(String, pg_sys::Oid, CString)>,
+    lock: Option<(String, pg_sys::Oid, String)>,
 }
 
 pub struct Guard {
@@ -279,7 +279,7 @@ pub fn check_write(trigger: &PgTrigger<'_>) -> crate::error::Result<()> {
             continue; // a NULL reference points at nothing
         }
         if let Some((sql, owner, context)) = &check.lock {
-            as_role(*owner, Some(context), || {
+            as_role_naming(*owner, context, || {
                 Spi::connect_mut(|client| {
                     let stmt = cache::statement(client, sql, &vec![TEXT; values.len()])?;
                     let args: Vec<DatumWithOid<'_>> =
