@@ -67,8 +67,11 @@ fn fetch(
     types: &[PgOid],
     args: &[DatumWithOid<'_>],
 ) -> Result<Vec<Row>> {
-    let stmt = cache::statement(client, sql, types)?;
-    let result = as_table_owner(table, "reading", || Ok(client.update(&*stmt, None, args)?))?;
+    // Prepared inside too: parsing takes the table's lock, and a lock timeout there must name the table.
+    let result = as_table_owner(table, "reading", || {
+        let stmt = cache::statement(client, sql, types)?;
+        Ok(client.update(&*stmt, None, args)?)
+    })?;
     let width = result.columns()?;
     let mut rows = Vec::with_capacity(result.len());
     for r in result {
@@ -91,8 +94,8 @@ fn execute(
     types: &[PgOid],
     args: &[DatumWithOid<'_>],
 ) -> Result<usize> {
-    let stmt = cache::statement(client, sql, types)?;
     as_table_owner(table, doing, || {
+        let stmt = cache::statement(client, sql, types)?;
         Ok(client.update(&*stmt, None, args)?.len())
     })
 }
