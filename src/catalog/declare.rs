@@ -83,16 +83,7 @@ fn require_kind_owner(kind: &str, new_table: Option<pg_sys::Oid>) -> Result<()> 
 
 fn undeclare_subject_impl(kind: Option<&str>) -> Result<()> {
     let kind = required(kind, "undeclare_subject", "kind")?;
-    let declared = Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
-        &[kind.into()],
-    )?
-    .unwrap_or(false);
-    if !declared {
-        return Err(GdprError::UndefinedObject(format!(
-            "no subject kind \"{kind}\" is declared"
-        )));
-    }
+    super::require_kind_declared(kind)?;
     require_kind_owner(kind, None)?;
     store(
         "DELETE FROM gdpr.subject WHERE kind = $1",

@@ -60,6 +60,21 @@ pub fn check_policies_fit(table: &Table, policies: &[Policy]) -> crate::error::R
     })
 }
 
+/// A 42704 error unless subject kind `kind` is declared.
+pub fn require_kind_declared(kind: &str) -> crate::error::Result<()> {
+    let declared = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
+        &[kind.into()],
+    )?
+    .unwrap_or(false);
+    if !declared {
+        return Err(GdprError::UndefinedObject(format!(
+            "no subject kind \"{kind}\" is declared (see gdpr.declare_subject)"
+        )));
+    }
+    Ok(())
+}
+
 /// Statement trigger on the config tables: backends drop cached erasure plans when declarations change.
 #[pg_trigger]
 fn _declarations_changed<'a>(

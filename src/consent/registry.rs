@@ -34,16 +34,7 @@ pub fn grant(
     let subject = match (subject_kind, subject_id) {
         (None, None) => None,
         (Some(kind), Some(id)) => {
-            let declared = Spi::get_one_with_args::<bool>(
-                "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
-                &[kind.into()],
-            )?
-            .unwrap_or(false);
-            if !declared {
-                return Err(GdprError::UndefinedObject(format!(
-                    "no subject kind \"{kind}\" is declared (see gdpr.declare_subject)"
-                )));
-            }
+            crate::catalog::require_kind_declared(kind)?;
             Some((kind, id))
         }
         _ => {
