@@ -230,7 +230,7 @@ fn apply(rule: &Rule, v: &Value, ctx: &Context<'_>) -> Value {
                 int(o, "keep_first", 1) as usize,
                 int(o, "keep_last", 0) as usize,
             ),
-            "scrub" => scrub::scrub(s, ctx.values, ctx.kinds),
+            "scrub" => scrub::scrub(s, ctx.values, ctx.kinds).or_report(),
             fake => {
                 let kind = fakes::KINDS
                     .iter()
