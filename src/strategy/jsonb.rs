@@ -6,20 +6,28 @@
 //! depth (`email`). The strategy applies to every string (and number, for `generalize`/`constant`) under
 //! that key, through arrays and nested objects; values under no listed key get `default` (`null` when
 //! omitted: unknown keys of a column declared personal are removed, not kept).
+//!
+//! Values are walked without recursion, at any depth: a jsonb datum with PostgreSQL's own iterator
+//! ([`walk`]), a json or jsonb text with an event parser ([`string_leaves`]). Both follow the rules with one
+//! [`Scope`].
+
+mod scope;
+mod walk;
 
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use pgrx::prelude::*;
-use pgrx::JsonB;
-use serde_json::{Map, Value};
+use json_event_parser::{JsonEvent, LowLevelJsonParser};
+use serde_json::Value;
 
+use super::scrub::Steps;
 use super::{
     fake_email, fake_phone, fakes, hash, int_option, mask, scrub, ExprParams, Options, Strategy,
 };
 use crate::catalog::introspect::Column;
-use crate::error::{GdprError, OrReport, Result};
+use crate::error::{GdprError, Result};
+use scope::Scope;
 
 pub struct Jsonb;
 
@@ -198,30 +206,48 @@ fn int(options: &Options, key: &str, default: i64) -> i64 {
     options.get(key).and_then(Value::as_i64).unwrap_or(default)
 }
 
-/// Applies one rule to a leaf value.
-fn apply(rule: &Rule, v: &Value, ctx: &Context<'_>) -> Value {
+/// A leaf of the value (`null` leaves stay as they are).
+enum Leaf<'a> {
+    String(&'a str),
+    /// A number, in its text form.
+    Number(&'a str),
+    Bool,
+}
+
+/// What replaces a leaf.
+enum Replacement {
+    Keep,
+    Null,
+    String(String),
+    /// A number or a `constant` (which may be any JSON value).
+    Json(Value),
+}
+
+/// Applies one rule to a leaf.
+fn apply(rule: &Rule, leaf: Leaf<'_>, ctx: &Context<'_>) -> Result<Replacement> {
     let o = &rule.options;
-    match (rule.strategy.as_str(), v) {
-        ("keep", _) => v.clone(),
-        ("null", _) => Value::Null,
-        ("constant", _) => o.get("value").cloned().unwrap_or(Value::Null),
-        ("generalize", Value::Number(n)) => {
+    Ok(match (rule.strategy.as_str(), leaf) {
+        ("keep", _) => Replacement::Keep,
+        ("null", _) => Replacement::Null,
+        ("constant", _) => Replacement::Json(o.get("value").cloned().unwrap_or(Value::Null)),
+        ("generalize", Leaf::Number(n)) => {
             let bucket = int(o, "bucket", 10).max(1);
-            match (n.as_i64(), n.as_f64()) {
-                (Some(i), _) => serde_json::json!(i.div_euclid(bucket) * bucket),
-                (None, Some(x)) => serde_json::json!((x / bucket as f64).floor() * bucket as f64),
-                _ => Value::Null,
-            }
+            Replacement::Json(match n.parse::<i64>() {
+                Ok(i) => serde_json::json!(i.div_euclid(bucket) * bucket),
+                Err(_) => n.parse::<f64>().map_or(Value::Null, |x| {
+                    serde_json::json!((x / bucket as f64).floor() * bucket as f64)
+                }),
+            })
         }
-        ("generalize", Value::String(s)) => match s.parse::<IpAddr>() {
-            Ok(ip) => Value::String(generalize_ip(
+        ("generalize", Leaf::String(s)) => match s.parse::<IpAddr>() {
+            Ok(ip) => Replacement::String(generalize_ip(
                 ip,
                 int(o, "ipv4_prefix", 24) as u32,
                 int(o, "ipv6_prefix", 48) as u32,
             )),
-            Err(_) => Value::Null,
+            Err(_) => Replacement::Null,
         },
-        (strategy, Value::String(s)) => Value::String(match strategy {
+        (strategy, Leaf::String(s)) => Replacement::String(match strategy {
             "hash" => hash::keyed_hash(s, ctx.key, None),
             "fake_email" => fake_email::fake_email(s, ctx.key, None),
             "fake_phone" => fake_phone::fake_phone(s, ctx.key, false, None),
@@ -230,7 +256,7 @@ fn apply(rule: &Rule, v: &Value, ctx: &Context<'_>) -> Value {
                 int(o, "keep_first", 1) as usize,
                 int(o, "keep_last", 0) as usize,
             ),
-            "scrub" => scrub::scrub(s, ctx.values, ctx.kinds),
+            "scrub" => scrub::scrub(s, ctx.values, ctx.kinds)?,
             fake => {
                 let kind = fakes::KINDS
                     .iter()
@@ -241,85 +267,65 @@ fn apply(rule: &Rule, v: &Value, ctx: &Context<'_>) -> Value {
             }
         }),
         // Numbers and booleans under a text strategy: the value itself may identify; drop it.
-        (_, Value::Number(_) | Value::Bool(_)) => Value::Null,
-        _ => v.clone(),
-    }
+        (_, Leaf::Number(_) | Leaf::Bool) => Replacement::Null,
+    })
 }
 
-/// The path of `key` under `path`, and the rule for it: by dotted path, else by key name, else inherited.
-fn child_rule<'a>(
-    spec: &'a Spec,
-    path: &str,
-    key: &str,
-    inherited: Option<&'a Rule>,
-) -> (String, Option<&'a Rule>) {
-    let child_path = if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+/// The string leaves of a json or jsonb value given as text — those its jsonb policy does not `keep`, when
+/// `rules` are given — each with the nearest object key above it: the personal values `scrub` must look for
+/// elsewhere. Any depth; an error (naming what failed) for text that is not JSON.
+pub fn string_leaves(
+    json_text: &str,
+    rules: Option<&Options>,
+) -> Result<Vec<(String, Option<String>)>> {
+    let spec = match rules {
+        Some(options) => parse(options)?,
+        None => Spec {
+            rules: Vec::new(),
+            default: Rule {
+                strategy: "null".into(),
+                options: Options::new(),
+            },
+        },
     };
-    let by_path = spec.rules.iter().find(|(p, _)| *p == child_path);
-    let by_name = spec
-        .rules
-        .iter()
-        .find(|(p, _)| p == key && !p.contains('.'));
-    let rule = by_path.or(by_name).map(|(_, r)| r).or(inherited);
-    (child_path, rule)
-}
-
-fn walk(v: &Value, path: &str, inherited: Option<&Rule>, spec: &Spec, ctx: &Context<'_>) -> Value {
-    match v {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (k, child) in map {
-                let (child_path, rule) = child_rule(spec, path, k, inherited);
-                out.insert(k.clone(), walk(child, &child_path, rule, spec, ctx));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| walk(i, path, inherited, spec, ctx))
-                .collect(),
-        ),
-        Value::Null => Value::Null,
-        leaf => apply(inherited.unwrap_or(&spec.default), leaf, ctx),
-    }
-}
-
-/// The string leaves that a jsonb policy does not `keep`, with the key they sit under: the personal values
-/// `scrub` must look for elsewhere.
-pub fn personal_strings(value: &Value, options: &Options) -> Vec<(String, Option<String>)> {
-    fn visit(
-        v: &Value,
-        path: &str,
-        key: Option<&str>,
-        rule: Option<&Rule>,
-        spec: &Spec,
-        out: &mut Vec<(String, Option<String>)>,
-    ) {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map {
-                    let (child_path, r) = child_rule(spec, path, k, rule);
-                    visit(child, &child_path, Some(k), r, spec, out);
+    let mut scope = Scope::new(&spec);
+    let mut out = Vec::new();
+    // The default stack limit (65,536 levels) would reject values PostgreSQL stores.
+    let mut parser = LowLevelJsonParser::new().with_max_stack_size(usize::MAX);
+    let mut input = json_text.as_bytes();
+    let mut steps = Steps::default();
+    loop {
+        steps.step();
+        let result = parser.parse_next(input, true);
+        input = &input[result.consumed_bytes..];
+        let Some(event) = result.event else {
+            continue;
+        };
+        match event.map_err(|e| {
+            GdprError::InvalidTextRepresentation(format!(
+                "cannot read a json value for its strings: {e}"
+            ))
+        })? {
+            JsonEvent::StartObject => scope.begin(true),
+            JsonEvent::StartArray => scope.begin(false),
+            JsonEvent::EndObject | JsonEvent::EndArray => scope.end(),
+            JsonEvent::ObjectKey(k) => scope.key(&k),
+            JsonEvent::String(s) => {
+                if scope.leaf_rule().strategy != "keep" {
+                    out.push((s.into_owned(), scope.nearest_key().map(str::to_string)));
                 }
             }
-            Value::Array(items) => items
-                .iter()
-                .for_each(|i| visit(i, path, key, rule, spec, out)),
-            Value::String(s) if rule.unwrap_or(&spec.default).strategy != "keep" => {
-                out.push((s.clone(), key.map(str::to_string)))
-            }
-            _ => {}
+            JsonEvent::Number(_) | JsonEvent::Boolean(_) | JsonEvent::Null => {}
+            JsonEvent::Eof => break,
         }
     }
-    let mut out = Vec::new();
-    if let Ok(spec) = parse(options) {
-        visit(value, "", None, None, &spec, &mut out);
-    }
-    out
+    Ok(out)
+}
+
+/// The string leaves that a jsonb policy does not `keep`, with the key they sit under. Superseded by
+/// [`string_leaves`], which reads the column's text at any depth.
+pub fn personal_strings(value: &Value, options: &Options) -> Vec<(String, Option<String>)> {
+    string_leaves(&value.to_string(), Some(options)).unwrap_or_default()
 }
 
 thread_local! {
@@ -345,110 +351,71 @@ fn spec_for(text: &str) -> Result<Rc<Spec>> {
     })
 }
 
-pub fn transform(
-    value: &Value,
-    options_text: &str,
-    key: &[u8],
-    values: &[Option<String>],
-    kinds: &[Option<String>],
-) -> Result<Value> {
-    let spec = spec_for(options_text)?;
-    Ok(walk(
-        value,
-        "",
-        None,
-        &spec,
-        &Context { key, values, kinds },
-    ))
-}
-
-/// Internal: the rules arrive as the text the plan stored, so they are parsed once per statement (`spec_for`),
-/// not re-serialized for every row.
-#[pg_extern(immutable, parallel_safe)]
-fn _erase_jsonb(
-    value: Option<JsonB>,
-    key: &[u8],
-    rules: &str,
-    identifiers: Option<Vec<Option<String>>>,
-    kinds: Option<Vec<Option<String>>>,
-) -> Option<JsonB> {
-    value.map(|v| {
-        JsonB(
-            transform(
-                &v.0,
-                rules,
-                key,
-                &identifiers.unwrap_or_default(),
-                &kinds.unwrap_or_default(),
-            )
-            .or_report(),
-        )
-    })
-}
-
-/// `gdpr.pseudonymize_jsonb(value, rules)`: the `jsonb` strategy on its own, with the database key (rules as in
-/// `declare_pii`). Not executable by PUBLIC: keyed.
-#[pg_extern(name = "pseudonymize_jsonb", stable, strict, parallel_restricted)]
-fn pseudonymize_jsonb(value: JsonB, rules: JsonB) -> JsonB {
-    if !rules.0.is_object() {
-        GdprError::InvalidParameter(format!("jsonb rules must be an object, got {}", rules.0))
-            .report();
-    }
-    let key = crate::key::database_key_or_report();
-    JsonB(transform(&value.0, &rules.0.to_string(), &key, &[], &[]).or_report())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
+    fn leaves(text: &str, rules: Option<Value>) -> Vec<(String, Option<String>)> {
+        string_leaves(text, rules.as_ref().and_then(Value::as_object)).expect("valid json")
+    }
+
     #[test]
-    fn personal_strings_skip_kept_keys() {
-        let options =
-            json!({"keys": {"browser": "keep", "email": "fake_email"}, "default": "keep"});
-        let found = personal_strings(
-            &json!({"browser": "Firefox", "email": "a@b.cz", "x": "y"}),
-            options.as_object().unwrap(),
-        );
+    fn string_leaves_skip_kept_keys() {
+        let rules = json!({"keys": {"browser": "keep", "email": "fake_email"}, "default": "keep"});
         assert_eq!(
-            found,
+            leaves(
+                r#"{"browser": "Firefox", "email": "a@b.cz", "x": "y"}"#,
+                Some(rules)
+            ),
             vec![("a@b.cz".to_string(), Some("email".to_string()))]
         );
     }
 
-    fn run(value: Value, spec: Value) -> Value {
-        transform(&value, &spec.to_string(), b"k", &[], &[]).expect("valid spec")
+    #[test]
+    fn string_leaves_nearest_key_and_paths() {
+        let text = r#"{"a": ["x", {"b": "y", "c": [["z"]]}], "d": {"e": {"f": "w"}}, "top\"q": "\u00e9\n"}"#;
+        assert_eq!(
+            leaves(text, None),
+            vec![
+                ("x".to_string(), Some("a".to_string())),
+                ("y".to_string(), Some("b".to_string())),
+                ("z".to_string(), Some("c".to_string())),
+                ("w".to_string(), Some("f".to_string())),
+                ("é\n".to_string(), Some("top\"q".to_string())),
+            ]
+        );
+        // by dotted path, by name, inherited; the default for the rest
+        let rules = json!({"keys": {"d.e": "keep", "b": "keep", "a": "mask"}, "default": "keep"});
+        assert_eq!(
+            leaves(text, Some(rules)),
+            vec![
+                ("x".to_string(), Some("a".to_string())),
+                ("z".to_string(), Some("c".to_string())),
+            ]
+        );
+        assert_eq!(
+            leaves(r#""alone""#, None),
+            vec![("alone".to_string(), None)]
+        );
+        assert!(string_leaves("{\"a\": ", None).is_err());
     }
 
     #[test]
-    fn per_key_strategies_default_and_paths() {
-        let out = run(
-            json!({"email": "jan@novak.cz", "ip": "192.168.17.42", "browser": "Firefox", "age": 37,
-                   "address": {"street": "Vinohradská 12", "city": "Praha"},
-                   "contacts": [{"email": "a@b.cz"}, {"email": "c@d.cz"}], "note": "call +420 601 234 567"}),
-            json!({"keys": {"email": "fake_email", "ip": "generalize", "browser": "keep",
-                            "address.street": {"strategy": "mask", "keep_first": 3}, "age": {"strategy": "generalize", "bucket": 10},
-                            "note": "scrub"}}),
-        );
-        assert_eq!(out["ip"], "192.168.17.0/24");
-        assert_eq!(out["browser"], "Firefox");
-        assert_eq!(out["address"]["street"], "Vin***********");
-        assert_eq!(out["address"]["city"], Value::Null); // default: null
-        assert_eq!(out["age"], json!(30));
-        assert_eq!(out["note"], "call [phone]");
-        assert!(out["email"].as_str().unwrap().contains("@example."));
-        let contacts = out["contacts"].as_array().unwrap();
-        assert!(contacts
-            .iter()
-            .all(|c| c["email"].as_str().unwrap().contains("@example.")));
-        assert_eq!(
-            out,
-            run(
-                out.clone(),
-                json!({"keys": {"x": "keep"}, "default": "keep"})
-            )
-        );
+    fn string_leaves_at_any_depth() {
+        for depth in [10_000usize, 100_000, 1_000_000] {
+            let text = format!(
+                "{}\"deep\"{}",
+                "{\"k\": [".repeat(depth),
+                "]}".repeat(depth)
+            );
+            assert_eq!(
+                leaves(&text, None),
+                vec![("deep".to_string(), Some("k".to_string()))]
+            );
+            let rules = json!({"keys": {"k.k": "keep"}, "default": "keep"});
+            assert!(leaves(&text, Some(rules)).is_empty());
+        }
     }
 
     #[test]

@@ -12,18 +12,16 @@
 //! matches in linear time, so no input can make scrubbing backtrack catastrophically.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use pgrx::prelude::*;
 use regex::{Captures, Regex};
 
 use super::{require_text, ExprParams, Options, Strategy};
 use crate::catalog::introspect::Column;
-use crate::error::Result;
+use crate::error::{OrReport, Result};
 
 pub struct Scrub;
 
@@ -132,123 +130,28 @@ pub fn scrub_patterns(text: &str) -> String {
 
 // --- the subject's own identifiers ---------------------------------------------------------------------------
 
-/// Percent-encoding as forms and URLs write it (unreserved characters kept).
-fn url_encoded(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+mod identifiers;
+use identifiers::Identifiers;
+
+/// Lets a cancel or `statement_timeout` stop a loop over user data. (Plain unit tests run outside a backend.)
+#[inline]
+pub(crate) fn check_interrupts() {
+    #[cfg(not(test))]
+    pgrx::check_for_interrupts!();
 }
 
-/// The compiled matcher for one subject's identifiers.
-struct Identifiers {
-    matcher: Option<AhoCorasick>,
-    /// Lower-cased needle → placeholder.
-    kinds: HashMap<String, String>,
-}
+/// Counts the steps of a loop over user data (identifiers, characters, matches, json tokens) and looks for a
+/// cancel every few thousand: often enough to stop within milliseconds, rarely enough to cost nothing.
+#[derive(Default)]
+pub(crate) struct Steps(usize);
 
-impl Identifiers {
-    fn new(values: &[Option<String>], kinds: &[Option<String>]) -> Identifiers {
-        let mut needles: HashMap<String, String> = HashMap::new();
-        let mut add = |needle: &str, kind: &str| {
-            let needle = needle.trim();
-            if needle.chars().count() >= 3 {
-                needles
-                    .entry(needle.to_lowercase())
-                    .or_insert_with(|| format!("[{kind}]"));
-            }
-        };
-        for (value, kind) in values
-            .iter()
-            .zip(kinds.iter().chain(std::iter::repeat(&None)))
-        {
-            let (Some(value), kind) = (value, kind.as_deref().unwrap_or("redacted")) else {
-                continue;
-            };
-            add(value, kind);
-            add(&url_encoded(value), kind);
-            add(&url_encoded(value).replace("%20", "+"), kind);
-            // Parts only of values made of words (names, addresses, companies); a user agent's or a
-            // note's words are too common to hunt for one by one.
-            // Comma-separated segments too, so that "Vinohradská 12" goes with its short house number.
-            if matches!(kind, "name" | "address" | "company") {
-                for segment in value.split([',', ';']) {
-                    add(segment, kind);
-                }
-                for part in value.split(|c: char| c.is_whitespace() || ",;/|()".contains(c)) {
-                    add(part, kind);
-                }
-            }
+impl Steps {
+    #[inline]
+    pub(crate) fn step(&mut self) {
+        self.0 += 1;
+        if self.0.is_multiple_of(4096) {
+            check_interrupts();
         }
-        let mut sorted: Vec<&String> = needles.keys().collect();
-        sorted.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        // Leftmost-longest over the lower-cased text: built in microseconds, where a case-insensitive Unicode
-        // regex over the same alternation takes milliseconds to compile (once per erasure).
-        let matcher = (!sorted.is_empty())
-            .then(|| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-                    .build(&sorted)
-                    .ok()
-            })
-            .flatten();
-        Identifiers {
-            matcher,
-            kinds: needles,
-        }
-    }
-
-    /// Replaces whole-word occurrences (a needle that starts or ends with a letter or digit must not continue
-    /// a longer word there), case-insensitively.
-    fn replace(&self, text: &str) -> String {
-        let Some(matcher) = &self.matcher else {
-            return text.to_string();
-        };
-        // Match on the lower-cased text; `origin[i]` is where the character behind its byte i starts in `text`
-        // (lower-casing may change a character's length).
-        let mut lower = String::with_capacity(text.len());
-        let mut origin = Vec::with_capacity(text.len() + 1);
-        for (i, c) in text.char_indices() {
-            for l in c.to_lowercase() {
-                lower.push(l);
-                origin.resize(lower.len(), i);
-            }
-        }
-        origin.push(text.len());
-        let mut out = String::with_capacity(text.len());
-        let mut last = 0;
-        for m in matcher.find_iter(&lower) {
-            let (start, end) = (origin[m.start()], origin[m.end()]);
-            if start < last || end <= start {
-                continue;
-            }
-            let before = text[..start].chars().next_back();
-            let after = text[end..].chars().next();
-            let found = &text[start..end];
-            let glued = |edge: Option<char>, neighbour: Option<char>| {
-                edge.is_some_and(char::is_alphanumeric)
-                    && neighbour.is_some_and(char::is_alphanumeric)
-            };
-            if glued(found.chars().next(), before) || glued(found.chars().next_back(), after) {
-                continue;
-            }
-            out.push_str(&text[last..start]);
-            let kind = self
-                .kinds
-                .get(&lower[m.start()..m.end()])
-                .map_or("[redacted]", String::as_str);
-            out.push_str(kind);
-            last = end;
-        }
-        out.push_str(&text[last..]);
-        out
     }
 }
 
@@ -262,35 +165,39 @@ thread_local! {
 
 /// The matcher for these identifiers: the cached one when they are the ones it was built from (compared in
 /// place: this runs for every row an erasure scrubs), else a new one.
-fn compiled_identifiers(values: &[Option<&str>], kinds: &[Option<&str>]) -> Rc<Identifiers> {
+fn compiled_identifiers(
+    values: &[Option<&str>],
+    kinds: &[Option<&str>],
+) -> Result<Rc<Identifiers>> {
     LAST_IDENTIFIERS.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if let Some(((v, k), ids)) = cell.as_ref() {
+        if let Some(((v, k), ids)) = cell.borrow().as_ref() {
             if v.iter().map(Option::as_deref).eq(values.iter().copied())
                 && k.iter().map(Option::as_deref).eq(kinds.iter().copied())
             {
-                return ids.clone();
+                return Ok(ids.clone());
             }
         }
         let owned = |xs: &[Option<&str>]| -> Vec<Option<String>> {
             xs.iter().map(|x| x.map(str::to_string)).collect()
         };
         let (values, kinds) = (owned(values), owned(kinds));
-        let ids = Rc::new(Identifiers::new(&values, &kinds));
-        *cell = Some(((values, kinds), ids.clone()));
-        ids
+        // The previous matcher is dropped first: with many identifiers it is large.
+        *cell.borrow_mut() = None;
+        let ids = Rc::new(Identifiers::new(&values, &kinds)?);
+        *cell.borrow_mut() = Some(((values, kinds), ids.clone()));
+        Ok(ids)
     })
 }
 
 /// Scrubs `text`: the subject's identifiers first (they may contain generic patterns), then the patterns.
-pub fn scrub(text: &str, values: &[Option<String>], kinds: &[Option<String>]) -> String {
+pub fn scrub(text: &str, values: &[Option<String>], kinds: &[Option<String>]) -> Result<String> {
     if values.is_empty() {
-        return scrub_patterns(text);
+        return Ok(scrub_patterns(text));
     }
     let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
     let kinds: Vec<Option<&str>> = kinds.iter().map(Option::as_deref).collect();
-    let ids = compiled_identifiers(&values, &kinds);
-    scrub_patterns(&ids.replace(text))
+    let ids = compiled_identifiers(&values, &kinds)?;
+    Ok(scrub_patterns(&ids.replace(text)))
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -311,9 +218,8 @@ fn _erase_scrub(
         .as_ref()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    Some(scrub_patterns(
-        &compiled_identifiers(&values, &kinds).replace(value),
-    ))
+    let ids = compiled_identifiers(&values, &kinds).or_report();
+    Some(scrub_patterns(&ids.replace(value)))
 }
 
 /// `gdpr.scrub(text)`: generic patterns only. Keyless, open to every role.
@@ -328,7 +234,7 @@ fn scrub_text_with(
     value: Option<&str>,
     identifiers: Option<Vec<Option<String>>>,
 ) -> Option<String> {
-    value.map(|v| scrub(v, &identifiers.unwrap_or_default(), &[]))
+    value.map(|v| scrub(v, &identifiers.unwrap_or_default(), &[]).or_report())
 }
 
 #[cfg(test)]
@@ -388,7 +294,8 @@ mod tests {
                 "İstanbul: KEMAL Yıldız wrote, then yıldız; Yıldızlar stays.",
                 &values,
                 &kinds
-            ),
+            )
+            .unwrap(),
             "İstanbul: [name] wrote, then [name]; Yıldızlar stays."
         );
     }
@@ -408,7 +315,7 @@ mod tests {
         let text = "Hi, I am JAN NOVÁK (novák), mail jan%40example.cz, I live at Vinohradská 12 in Praha. \
                     Order ORD-000123, Janek and Novákova stay.";
         assert_eq!(
-            scrub(text, &values, &kinds),
+            scrub(text, &values, &kinds).unwrap(),
             "Hi, I am [name] ([name]), mail [email], I live at [address] in [address]. \
              Order ORD-000123, Janek and Novákova stay."
         );

@@ -42,4 +42,26 @@ SELECT p.oid::regprocedure::text AS scrub_function, p.provolatile, p.proparallel
 SET ROLE regress_intruder;
 SELECT gdpr.scrub('x@y.example') AS intruder_may_scrub;
 RESET ROLE;
+
+-- Many identifiers: the matcher is built in linear time, in pieces (here several automata), and a cancel stops
+-- it. gdpr.scrub(text, text[]) is open to every role, so it must never hold a backend.
+CREATE TEMP TABLE many_ids AS
+  SELECT array_agg(md5(i::text)) AS ids FROM generate_series(1, 30000) i;
+SELECT gdpr.scrub('keep ' || md5('1') || ', ' || upper(md5('7777')) || ' and ' || md5('30000') || 'x; '
+                  || md5('30001'), ids) AS thirty_thousand FROM many_ids;
+CREATE TEMP TABLE million_ids AS
+  SELECT array_agg(md5(i::text) || '@example.org') AS ids FROM generate_series(1, 1000000) i;
+SET statement_timeout = '1s';
+DO $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  out text;
+BEGIN
+  SELECT gdpr.scrub('x', ids) INTO out FROM million_ids;
+  RAISE NOTICE 'not cancelled: %', out;
+EXCEPTION WHEN query_canceled THEN
+  RAISE NOTICE 'cancelled with %, within 3 s: %', SQLSTATE, clock_timestamp() - started < interval '3 s';
+END $$;
+RESET statement_timeout;
+DROP TABLE many_ids, million_ids;
 DROP SCHEMA sc CASCADE;

@@ -40,11 +40,41 @@ SELECT profile->>'email' ~ '@example\.' AS email_fake, profile->>'ip' AS ip, pro
 SELECT body FROM js.messages;
 SELECT profile FROM js.visitors WHERE id = 2;
 
+-- Any depth: widget metadata nested 10,000 levels (serde_json stopped at 128) is walked iteratively, with
+-- PostgreSQL's own jsonb iterator, by erasures and by pseudonymize_table alike.
+INSERT INTO js.visitors VALUES (3, (repeat('{"k": ', 10000)
+  || '{"email": "deep@posta.example", "browser": "Lynx", "tags": ["a", 7, {"ip": "10.1.2.3"}]}'
+  || repeat('}', 10000))::jsonb, NULL);
+CREATE FUNCTION pg_temp.bottom(v jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT v #> array_fill('k'::text, ARRAY[10000]) $$;
+SELECT (gdpr.anonymize_subject('js_visitor', '3')->>'total_rows')::int AS rows;
+SELECT b->>'email' ~ '@example\.' AS email_fake, b->'browser' AS browser, b->'tags' AS tags,
+       position('posta' IN profile::text) = 0 AS nothing_left
+  FROM js.visitors, pg_temp.bottom(profile) b WHERE id = 3;
+UPDATE js.visitors SET profile = (repeat('{"k": ', 10000) || '{"email": "deep@posta.example"}'
+  || repeat('}', 10000))::jsonb WHERE id = 3;
+
 -- deterministic in pseudonymize_table: the same e-mail gives the same pseudonym as gdpr.fake_email()
 \set VERBOSITY terse
 SELECT (gdpr.pseudonymize_table('js.visitors')->>'rows')::int AS rows;
 \set VERBOSITY default
 SELECT profile->>'email' = gdpr.fake_email('piotr@poczta.example') AS deterministic FROM js.visitors WHERE id = 2;
+SELECT pg_temp.bottom(profile)->>'email' = gdpr.fake_email('deep@posta.example') AS deep_deterministic
+  FROM js.visitors WHERE id = 3;
+-- A value PostgreSQL cannot rebuild here (its stack limit lowered below what the value needs) is replaced
+-- whole, never left in place; PostgreSQL's own jsonb functions fail on it the same way.
+CREATE TEMP TABLE deep AS SELECT profile AS o, jsonb_build_array(profile) AS a FROM js.visitors WHERE id = 3;
+SET max_stack_depth = '100kB';
+SELECT gdpr.pseudonymize_jsonb(o, '{"keys": {"x": "keep"}, "default": "keep"}') AS replaced_whole,
+       gdpr.pseudonymize_jsonb(a, '{"keys": {"x": "keep"}}') AS replaced_whole_array
+  FROM deep;
+SELECT regress.try($$SELECT jsonb_strip_nulls(o) FROM deep$$) AS postgres_itself;
+RESET max_stack_depth;
+DROP TABLE deep;
+SELECT gdpr.pseudonymize_jsonb('"jan@posta.example"', '{"keys": {"x": "keep"}, "default": "fake_email"}')
+       = to_jsonb(gdpr.fake_email('jan@posta.example')) AS top_level_scalar,
+       gdpr.pseudonymize_jsonb('7', '{"keys": {"x": "keep"}, "default": {"strategy": "constant", "value": {"a": [1]}}}')
+       AS constant_for_scalar;
 -- standalone with the database key (not for PUBLIC)
 SELECT gdpr.pseudonymize_jsonb('{"email": "piotr@poczta.example", "ip": "10.1.2.3", "x": 1}',
                                '{"keys": {"email": "fake_email", "ip": "generalize"}, "default": "keep"}')
