@@ -322,12 +322,6 @@ pub fn string_leaves(
     Ok(out)
 }
 
-/// The string leaves that a jsonb policy does not `keep`, with the key they sit under. Superseded by
-/// [`string_leaves`], which reads the column's text at any depth.
-pub fn personal_strings(value: &Value, options: &Options) -> Vec<(String, Option<String>)> {
-    string_leaves(&value.to_string(), Some(options)).unwrap_or_default()
-}
-
 thread_local! {
     /// The last parsed spec: one column's options are parsed once per statement, not once per row.
     static LAST_SPEC: RefCell<Option<(String, Rc<Spec>)>> = const { RefCell::new(None) };

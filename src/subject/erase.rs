@@ -348,22 +348,13 @@ impl Collector {
 
     /// A column's text; for json columns every string inside (but those a `jsonb` policy keeps), typed by
     /// its key when the key says more ("address", "email") than the column's name.
-    fn add_column(&mut self, text: &str, column: &IdentifierColumn) {
+    fn add_column(&mut self, text: &str, column: &IdentifierColumn) -> Result<()> {
         if !column.json {
-            return self.add(text.to_string(), column.kind);
+            self.add(text.to_string(), column.kind);
+            return Ok(());
         }
-        let Ok(v) = serde_json::from_str::<Value>(text) else {
-            return;
-        };
-        let strings = match &column.jsonb_rules {
-            Some(rules) => strategy::jsonb::personal_strings(&v, rules),
-            None => {
-                let mut all = Vec::new();
-                json_strings(&v, None, &mut all);
-                all
-            }
-        };
-        for (s, key) in strings {
+        // Any depth; a value that cannot be read is an error, never a silently shorter list of identifiers.
+        for (s, key) in strategy::jsonb::string_leaves(text, column.jsonb_rules.as_ref())? {
             let by_key = key.map_or("redacted", |k| strategy::identifier_kind("", &k));
             self.add(
                 s,
@@ -374,6 +365,7 @@ impl Collector {
                 },
             );
         }
+        Ok(())
     }
 }
 
@@ -396,7 +388,7 @@ fn subject_identifiers(
             check_for_interrupts!();
             for column in &table.identifier_columns {
                 if let Some(text) = &row[column.position + 2] {
-                    found.add_column(text, column);
+                    found.add_column(text, column)?;
                 }
             }
         }
@@ -413,22 +405,12 @@ fn subject_identifiers(
         for row in fetch(client, &source.table, &source.select, &types, &args)? {
             for column in &source.columns {
                 if let Some(text) = &row[column.position] {
-                    found.add_column(text, column);
+                    found.add_column(text, column)?;
                 }
             }
         }
     }
     Ok(found.ids)
-}
-
-/// String leaves of a json value with the object key they sit under (the nearest one, for arrays).
-fn json_strings(v: &Value, key: Option<&str>, out: &mut Vec<(String, Option<String>)>) {
-    match v {
-        Value::String(s) => out.push((s.clone(), key.map(str::to_string))),
-        Value::Array(a) => a.iter().for_each(|x| json_strings(x, key, out)),
-        Value::Object(o) => o.iter().for_each(|(k, x)| json_strings(x, Some(k), out)),
-        _ => {}
-    }
 }
 
 fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) -> Vec<Value> {
