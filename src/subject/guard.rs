@@ -376,8 +376,13 @@ pub fn install() -> crate::error::Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
-pub fn has_trigger(table: pg_sys::Oid) -> crate::error::Result<bool> {
-    Ok(introspect::trigger(table, TRIGGER_NAME)?.is_some())
+/// The guard trigger of `table`: None when absent, else whether it fires (not `DISABLE`d, nor replica-only).
+pub fn trigger_enabled(table: pg_sys::Oid) -> crate::error::Result<Option<bool>> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT (SELECT t.tgenabled IN ('O', 'A') FROM pg_catalog.pg_trigger t
+                  WHERE t.tgrelid = $1 AND t.tgname = $2 AND t.tgparentid = 0)",
+        &[table.into(), TRIGGER_NAME.into()],
+    )?)
 }
 
 /// `{"a","b"}`: the text form of a text[] holding `items`.

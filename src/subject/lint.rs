@@ -76,15 +76,12 @@ fn lint_policies(out: &mut Vec<Finding>) -> Result<()> {
     let mut policies: Vec<_> = crate::catalog::policies()?.into_iter().collect();
     policies.sort_by_key(|(oid, _)| oid.to_u32());
     for (oid, table_policies) in policies {
-        let problem = crate::catalog::introspect::table(oid).and_then(|table| {
-            crate::catalog::check_policies_fit(&table, &table_policies).map(|_| table)
-        });
-        if let Err(e) = problem {
+        let table = crate::catalog::introspect::table(oid)?;
+        if let Err(e) = crate::catalog::check_policies_fit(&table, &table_policies) {
             out.push(Finding {
                 kind: "policy".into(),
                 severity: "error",
-                object: crate::catalog::introspect::table(oid)
-                    .map_or_else(|_| oid.to_u32().to_string(), |t| t.display),
+                object: table.display,
                 message: e.to_string(),
             });
         }
@@ -134,32 +131,38 @@ fn lint_links(out: &mut Vec<Finding>) -> Result<()> {
     Ok(())
 }
 
-/// Once the erased-subject guard is installed, a reachable table without it (added by a later migration)
-/// accepts late writes for erased subjects.
+/// Once the erased-subject guard is installed, a reachable table without it (added by a later migration), or
+/// whose guard a table owner disabled, accepts late writes for erased subjects.
 fn lint_guard(out: &mut Vec<Finding>) -> Result<()> {
     let Ok(tables) = super::guard::guarded_tables() else {
         return Ok(());
     };
-    let mut missing = Vec::new();
+    let mut unguarded = Vec::new();
     let mut any = false;
     for oid in tables {
-        if super::guard::has_trigger(oid)? {
-            any = true;
-        } else {
-            missing.push(oid);
+        match super::guard::trigger_enabled(oid)? {
+            Some(true) => any = true,
+            Some(false) => {
+                any = true;
+                unguarded.push((oid, "its erased-subject guard is disabled: ALTER TABLE … ENABLE TRIGGER gdpr_erased_guard"));
+            }
+            None => unguarded.push((
+                oid,
+                "has no erased-subject guard: run gdpr.guard_erased_subjects()",
+            )),
         }
     }
     if !any {
         return Ok(());
     }
-    for oid in missing {
+    for (oid, problem) in unguarded {
         let table = crate::catalog::introspect::table(oid)?;
         out.push(Finding {
             kind: "guard".into(),
             severity: "warning",
             object: table.display.clone(),
             message: format!(
-                "{} is reachable from a subject but has no erased-subject guard: run gdpr.guard_erased_subjects()",
+                "{} is reachable from a subject but {problem}",
                 table.display
             ),
         });

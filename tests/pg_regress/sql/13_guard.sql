@@ -105,6 +105,10 @@ SELECT table_name FROM gdpr.guard_erased_subjects() WHERE installed_now;
 SELECT regress.try($$INSERT INTO gd.reviews VALUES (1, 10, 5)$$);
 INSERT INTO gd.reviews VALUES (2, 30, 5);
 SELECT count(*) AS guard_findings FROM gdpr.lint() WHERE kind = 'guard';
+-- A guard its table's owner disabled is reported too.
+ALTER TABLE gd.reviews DISABLE TRIGGER gdpr_erased_guard;
+SELECT kind, severity, object, message FROM gdpr.lint() WHERE kind = 'guard';
+ALTER TABLE gd.reviews ENABLE TRIGGER gdpr_erased_guard;
 
 -- Dropping a table forgets its markers.
 SELECT count(*) AS visit_markers FROM gdpr.erased_row WHERE tbl = 'gd.visits'::regclass;
