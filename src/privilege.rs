@@ -217,7 +217,8 @@ pub fn owner_context(table: &Table, doing: &str) -> String {
 /// error raised meanwhile (by a trigger, a CHECK, a lock timeout…) keeps its SQLSTATE and gets the table and
 /// what was being done in front of its message.
 pub fn as_table_owner<T>(table: &Table, doing: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    naming_errors(&owner_context(table, doing), || as_role(table.owner, f))
+    // The prefix is only built when an error is raised: this runs for every statement of an erasure.
+    naming_errors(|| owner_context(table, doing), || as_role(table.owner, f))
 }
 
 /// `as_role`, with errors prefixed by `context` (see `as_table_owner`).
@@ -226,13 +227,16 @@ pub fn as_role_naming<T>(
     context: &str,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    naming_errors(context, || as_role(role, f))
+    naming_errors(|| context.to_string(), || as_role(role, f))
 }
 
 /// Re-raises a PostgreSQL error from `f` as `gdpr: <context>: <message>` with its SQLSTATE, detail and hint.
 /// (pgrx carries an error's message across Rust frames but not its CONTEXT lines, so the table goes into
 /// the message.) The transaction is aborted either way: nothing is caught and carried on.
-fn naming_errors<T>(context: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+fn naming_errors<T>(
+    context: impl Fn() -> String + std::panic::RefUnwindSafe + std::panic::UnwindSafe,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
         .catch_others(|caught| match caught {
             CaughtError::PostgresError(report) => {
@@ -240,7 +244,7 @@ fn naming_errors<T>(context: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
                 let message = message.strip_prefix("gdpr: ").unwrap_or(message);
                 let mut renamed = ErrorReport::new(
                     report.sql_error_code(),
-                    format!("gdpr: {context}: {message}"),
+                    format!("gdpr: {}: {message}", context()),
                     "",
                 );
                 if let Some(detail) = report.detail() {
