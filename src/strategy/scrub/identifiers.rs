@@ -116,11 +116,18 @@ impl Identifiers {
             }
             let (chunk, tail) = rest.split_at(taken);
             rest = tail;
+            // A subject's few identifiers (one erasure) fit one automaton, built in microseconds as it is;
+            // several chunks (a huge list) are compacted, which costs a conversion but keeps searches in cache.
+            let kind = if automata.is_empty() && rest.is_empty() {
+                AhoCorasickKind::NoncontiguousNFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            };
             // Leftmost-longest over the lower-cased text: each automaton builds in milliseconds, where a
             // case-insensitive Unicode regex over the same alternation would take far longer to compile.
             let automaton = AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .kind(Some(kind))
                 .build(chunk.iter().map(|(n, _)| n))
                 .map_err(|e| {
                     GdprError::InvalidParameter(format!(
