@@ -70,6 +70,11 @@ SELECT md5(string_agg(r, '|' ORDER BY r)) FROM (
     UNION ALL SELECT e::text FROM chat.visitor_events e WHERE guest_ref <> 20
     UNION ALL SELECT n::text FROM chat.notes n WHERE NOT (record_type = 'Guest' AND record_id = 20)) AS t(r) $$;
 CREATE TABLE era.others_before AS SELECT era.others_checksum() AS sum;
+-- A value found as a whole word, case-insensitively (the fakes an erasure writes are random: "Jan" inside a fake
+-- "New Jana Rutherford" is not guest 20's name).
+CREATE FUNCTION era.has_word(haystack text, needle text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT haystack ~* ('(^|[^[:alnum:]])' || regexp_replace(needle, '([^[:alnum:][:space:]])', '\\\1', 'g')
+                        || '($|[^[:alnum:]])') $$;
 
 SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_guest(20)->'tables') t;
@@ -77,13 +82,13 @@ SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
 -- None of guest 20's values is left in any column of any chat table (message bodies and notes included);
 -- the rest of their messages' text is kept; every other row is unchanged.
 SELECT count(*) AS pii_left FROM era.pii_20 p
- WHERE EXISTS (SELECT 1 FROM chat.guests g WHERE g::text LIKE '%' || p.v || '%' AND g.id = 20)
-    OR EXISTS (SELECT 1 FROM chat.chat_sessions s WHERE s.guest_id = 20 AND s::text LIKE '%' || p.v || '%')
-    OR EXISTS (SELECT 1 FROM chat.offline_leads l WHERE l.guest_id = 20 AND l::text LIKE '%' || p.v || '%')
+ WHERE EXISTS (SELECT 1 FROM chat.guests g WHERE era.has_word(g::text, p.v) AND g.id = 20)
+    OR EXISTS (SELECT 1 FROM chat.chat_sessions s WHERE s.guest_id = 20 AND era.has_word(s::text, p.v))
+    OR EXISTS (SELECT 1 FROM chat.offline_leads l WHERE l.guest_id = 20 AND era.has_word(l::text, p.v))
     OR EXISTS (SELECT 1 FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id
-                WHERE s.guest_id = 20 AND m.body ILIKE '%' || p.v || '%')
+                WHERE s.guest_id = 20 AND era.has_word(m.body, p.v))
     OR EXISTS (SELECT 1 FROM chat.notes n WHERE n.record_type = 'Guest' AND n.record_id = 20
-                                            AND n.body ILIKE '%' || p.v || '%');
+                                            AND era.has_word(n.body, p.v));
 SELECT DISTINCT regexp_replace(m.body, '[0-9]+', 'N', 'g') AS guest_20_messages_now
   FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = 20 ORDER BY 1;
 SELECT count(*) AS attachments_left FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id
