@@ -334,10 +334,9 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_linear() {
+    fn long_text_of_near_matches_is_left_alone() {
+        // A quadratic scan would not finish here; a linear one leaves the non-matches as they are.
         let text = "a@".repeat(50_000) + &"1 ".repeat(50_000);
-        let started = std::time::Instant::now();
-        let _ = s(&text);
-        assert!(started.elapsed().as_secs() < 5);
+        assert_eq!(s(&text), text);
     }
 }

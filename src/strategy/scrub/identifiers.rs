@@ -220,28 +220,21 @@ mod tests {
         Identifiers::new(values, &[]).unwrap().replace(text)
     }
 
-    /// Builds a matcher for `n` distinct hex identifiers (the worst case for one big automaton: no shared
-    /// structure) and returns how long that took.
-    fn build_time(n: u64) -> std::time::Duration {
-        let values: Vec<Option<String>> = (0..n)
+    /// Many identifiers are split into automata of bounded size (what keeps building linear and cancellable;
+    /// the time itself is the benchmark's business, not a unit test's).
+    #[test]
+    fn many_identifiers_are_split_into_bounded_automata() {
+        let values: Vec<Option<String>> = (0..200_000u64)
             .map(|i| Some(format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15))))
             .collect();
-        let started = std::time::Instant::now();
         let ids = Identifiers::new(&values, &[]).expect("matcher");
-        let elapsed = started.elapsed();
-        assert!(ids.automata.len() > 1);
-        elapsed
-    }
-
-    #[test]
-    fn identifier_matcher_builds_in_linear_time() {
-        let small = build_time(100_000);
-        let large = build_time(1_000_000);
-        // One automaton over the million took minutes (400k: 45 s); chunked, the ratio stays near 10.
-        assert!(
-            large < small * 15 + std::time::Duration::from_millis(500),
-            "100k: {small:?}, 1M: {large:?}"
-        );
+        let patterns: usize = ids.automata.iter().map(|(_, p)| p.len()).sum();
+        // Each value gives one needle (its URL-encoded forms are the same string).
+        assert_eq!(patterns, 200_000);
+        assert!(ids.automata.len() >= 200_000 * 16 / CHUNK_BYTES);
+        for (_, placeholders) in &ids.automata {
+            assert!(placeholders.len() * 16 <= CHUNK_BYTES + 16);
+        }
     }
 
     #[test]

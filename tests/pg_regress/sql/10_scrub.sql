@@ -60,7 +60,7 @@ BEGIN
   SELECT gdpr.scrub('x', ids) INTO out FROM million_ids;
   RAISE NOTICE 'not cancelled: %', out;
 EXCEPTION WHEN query_canceled THEN
-  RAISE NOTICE 'cancelled with %, within 3 s: %', SQLSTATE, clock_timestamp() - started < interval '3 s';
+  RAISE NOTICE 'cancelled with %, long before the build would end: %', SQLSTATE, clock_timestamp() - started < interval '8 s';
 END $$;
 RESET statement_timeout;
 DROP TABLE many_ids, million_ids;
