@@ -1,7 +1,7 @@
 //! Executes an erasure plan: finds every row tied to the subject (set-based, driven by the keys found so far),
 //! then anonymizes and deletes them, and reports what was (or, in a dry run, would be) changed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use pgrx::datum::DatumWithOid;
@@ -12,93 +12,15 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::guard;
-use super::plan::{Action, ErasurePlan, IdentifierColumn, Identity, PlanTable, TEXT_ARRAY};
+use super::identifiers::subject_identifiers;
+use super::plan::{Action, ErasurePlan, Identity, PlanTable};
+use super::reach::{execute, find_rows, EdgeCount, Reach, Row};
 use crate::audit;
 use crate::cache;
 use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_table_owner, require_privileges, Privilege};
 use crate::strategy::{self, Param, SubjectIdentifiers};
-
-/// A found row as text: ctid, tableoid, then the plan table's fetched columns.
-type Row = Vec<Option<String>>;
-
-/// Rows a reference matched, and how many of them it reached first.
-#[derive(Default, Clone, Copy)]
-struct EdgeCount {
-    matched: usize,
-    first_reached: usize,
-}
-
-#[derive(Default)]
-struct Reach {
-    rows: Vec<Row>,
-    seen: HashSet<Vec<Option<String>>>,
-    /// Rows before this index have had their references followed.
-    followed: usize,
-    /// Rows deleted straight from their parents' keys (`PlanTable::delete_directly`), never fetched.
-    deleted: usize,
-}
-
-impl Reach {
-    /// Rows reached: fetched or deleted directly.
-    fn count(&self) -> usize {
-        self.rows.len() + self.deleted
-    }
-
-    fn add(&mut self, table: &PlanTable, row: Row) -> bool {
-        let identity = match &table.identity {
-            Identity::Key(idx) => idx.iter().map(|i| row[i + 2].clone()).collect(),
-            Identity::Ctid => vec![row[0].clone(), row[1].clone()],
-        };
-        let new = self.seen.insert(identity);
-        if new {
-            self.rows.push(row);
-        }
-        new
-    }
-}
-
-/// Runs a query on `table`'s rows as the table's owner (see privilege.rs) and returns its rows as text.
-fn fetch(
-    client: &mut SpiClient<'_>,
-    table: &Table,
-    sql: &str,
-    types: &[PgOid],
-    args: &[DatumWithOid<'_>],
-) -> Result<Vec<Row>> {
-    // Prepared inside too: parsing takes the table's lock, and a lock timeout there must name the table.
-    let result = as_table_owner(table, "reading", || {
-        let stmt = cache::statement(client, sql, types)?;
-        Ok(client.update(&*stmt, None, args)?)
-    })?;
-    let width = result.columns()?;
-    let mut rows = Vec::with_capacity(result.len());
-    for r in result {
-        check_for_interrupts!();
-        let mut row = Vec::with_capacity(width);
-        for i in 1..=width {
-            row.push(r.get::<String>(i)?);
-        }
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// Runs a change on `table`'s rows as the table's owner; returns the number of rows changed.
-fn execute(
-    client: &mut SpiClient<'_>,
-    table: &Table,
-    doing: &str,
-    sql: &str,
-    types: &[PgOid],
-    args: &[DatumWithOid<'_>],
-) -> Result<usize> {
-    as_table_owner(table, doing, || {
-        let stmt = cache::statement(client, sql, types)?;
-        Ok(client.update(&*stmt, None, args)?.len())
-    })
-}
 
 /// The parameters after the row-identity ones of an UPDATE: the key, the plan's values, the identifiers.
 type Extra<'a> = Option<(&'a [u8], &'a [Param], &'a SubjectIdentifiers)>;
@@ -169,104 +91,6 @@ fn random_uuid() -> String {
     )
 }
 
-/// Finds all rows tied to the subject. Returns the rows per plan table and, per edge, how many rows it matched
-/// and how many it reached first.
-fn find_rows(
-    client: &mut SpiClient<'_>,
-    plan: &ErasurePlan,
-    id: &[String],
-    dry_run: bool,
-) -> Result<(Vec<Reach>, Vec<EdgeCount>)> {
-    let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
-    let mut edge_counts = vec![EdgeCount::default(); plan.edges.len()];
-    let mut followed_values: Vec<HashSet<Vec<String>>> =
-        plan.edges.iter().map(|_| HashSet::new()).collect();
-
-    let root_sql = if dry_run {
-        &plan.root_select_unlocked
-    } else {
-        &plan.root_select_locked
-    };
-    let root = &plan.tables[0].table;
-    for row in fetch(client, root, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
-        reach[0].add(&plan.tables[0], row);
-    }
-    if reach[0].rows.is_empty() {
-        return Ok((reach, edge_counts));
-    }
-
-    // Semi-naive fixpoint: follow each reference only for the key values found since the last round.
-    loop {
-        check_for_interrupts!();
-        let mut progressed = false;
-        for t in 0..plan.tables.len() {
-            let (from, to) = (reach[t].followed, reach[t].rows.len());
-            if from == to {
-                continue;
-            }
-            reach[t].followed = to;
-            progressed = true;
-            for (ei, edge) in plan.edges.iter().enumerate().filter(|(_, e)| {
-                e.parent == t && (dry_run || !plan.tables[e.child].skip_when_erasing)
-            }) {
-                let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.parent_values.len()];
-                for row in &reach[t].rows[from..to] {
-                    let tuple: Option<Vec<String>> = edge
-                        .parent_values
-                        .iter()
-                        .map(|p| row[p + 2].clone())
-                        .collect();
-                    if let Some(tuple) = tuple {
-                        if followed_values[ei].insert(tuple.clone()) {
-                            for (c, v) in columns.iter_mut().zip(tuple) {
-                                c.push(v);
-                            }
-                        }
-                    }
-                }
-                if columns[0].is_empty() {
-                    continue;
-                }
-                let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
-                if let Some(value) = &edge.discriminator {
-                    args.push(value.clone().into());
-                }
-                if !dry_run && plan.tables[edge.child].delete_directly {
-                    let child = &plan.tables[edge.child].table;
-                    let types = edge.param_types();
-                    let deleted = execute(
-                        client,
-                        child,
-                        "deleting from",
-                        &edge.delete_sql,
-                        &types,
-                        &args,
-                    )?;
-                    edge_counts[ei].matched += deleted;
-                    edge_counts[ei].first_reached += deleted;
-                    reach[edge.child].deleted += deleted;
-                    continue;
-                }
-                let sql = if dry_run {
-                    &edge.select_unlocked
-                } else {
-                    &edge.select_locked
-                };
-                let child = &plan.tables[edge.child].table;
-                for row in fetch(client, child, sql, &edge.param_types(), &args)? {
-                    edge_counts[ei].matched += 1;
-                    if reach[edge.child].add(&plan.tables[edge.child], row) {
-                        edge_counts[ei].first_reached += 1;
-                    }
-                }
-            }
-        }
-        if !progressed {
-            return Ok((reach, edge_counts));
-        }
-    }
-}
-
 /// Deleting a parent whose child rows stay (anonymized) would fail on a NO ACTION / RESTRICT foreign key
 /// half-way through; refuse up front, in dry runs too, and say what to declare.
 fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Result<()> {
@@ -330,87 +154,6 @@ fn apply(
         }
     }
     Ok(())
-}
-
-/// Collects the subject's identifiers for `scrub`, without duplicates.
-struct Collector {
-    ids: SubjectIdentifiers,
-    seen: HashSet<String>,
-}
-
-impl Collector {
-    fn add(&mut self, value: String, kind: &str) {
-        if !value.trim().is_empty() && self.seen.insert(value.clone()) {
-            self.ids.values.push(value);
-            self.ids.kinds.push(kind.to_string());
-        }
-    }
-
-    /// A column's text; for json columns every string inside (but those a `jsonb` policy keeps), typed by
-    /// its key when the key says more ("address", "email") than the column's name.
-    fn add_column(&mut self, text: &str, column: &IdentifierColumn) -> Result<()> {
-        if !column.json {
-            self.add(text.to_string(), column.kind);
-            return Ok(());
-        }
-        // Any depth; a value that cannot be read is an error, never a silently shorter list of identifiers.
-        for (s, key) in strategy::jsonb::string_leaves(text, column.jsonb_rules.as_ref())? {
-            let by_key = key.map_or("redacted", |k| strategy::identifier_kind("", &k));
-            self.add(
-                s,
-                if by_key == "redacted" {
-                    column.kind
-                } else {
-                    by_key
-                },
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Every value of the subject's declared PII columns as found before the erasure — in the rows reached and in
-/// the rows the subject's own row references (a session's guest) — for `scrub`.
-fn subject_identifiers(
-    client: &mut SpiClient<'_>,
-    plan: &ErasurePlan,
-    reach: &[Reach],
-) -> Result<SubjectIdentifiers> {
-    let mut found = Collector {
-        ids: SubjectIdentifiers::default(),
-        seen: HashSet::new(),
-    };
-    if !plan.needs_identifiers {
-        return Ok(found.ids);
-    }
-    for (table, r) in plan.tables.iter().zip(reach) {
-        for row in &r.rows {
-            check_for_interrupts!();
-            for column in &table.identifier_columns {
-                if let Some(text) = &row[column.position + 2] {
-                    found.add_column(text, column)?;
-                }
-            }
-        }
-    }
-    for source in &plan.identifier_sources {
-        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); source.root_values.len()];
-        for row in &reach[0].rows {
-            for (c, pos) in columns.iter_mut().zip(&source.root_values) {
-                c.push(row[pos + 2].clone());
-            }
-        }
-        let types = vec![TEXT_ARRAY; columns.len()];
-        let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
-        for row in fetch(client, &source.table, &source.select, &types, &args)? {
-            for column in &source.columns {
-                if let Some(text) = &row[column.position] {
-                    found.add_column(text, column)?;
-                }
-            }
-        }
-    }
-    Ok(found.ids)
 }
 
 fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) -> Vec<Value> {

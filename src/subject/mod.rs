@@ -3,8 +3,10 @@
 pub mod erase;
 pub mod graph;
 pub mod guard;
+mod identifiers;
 mod lint;
 pub mod plan;
+mod reach;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;

@@ -1,0 +1,195 @@
+//! The rows tied to one subject: from the subject's row, every reference of the plan is followed for the key
+//! values found so far (set-based, semi-naive) until nothing new is found. Erasure, export and trace location
+//! all start from this one reach.
+
+use std::collections::HashSet;
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::PgOid;
+
+use super::plan::{ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
+use crate::cache;
+use crate::catalog::introspect::Table;
+use crate::error::Result;
+use crate::privilege::as_table_owner;
+
+/// A found row as text: ctid, tableoid, then the plan table's fetched columns.
+pub type Row = Vec<Option<String>>;
+
+/// Rows a reference matched, and how many of them it reached first.
+#[derive(Default, Clone, Copy)]
+pub struct EdgeCount {
+    pub matched: usize,
+    pub first_reached: usize,
+}
+
+#[derive(Default)]
+pub struct Reach {
+    pub rows: Vec<Row>,
+    seen: HashSet<Vec<Option<String>>>,
+    /// Rows before this index have had their references followed.
+    followed: usize,
+    /// Rows deleted straight from their parents' keys (`PlanTable::delete_directly`), never fetched.
+    pub deleted: usize,
+}
+
+impl Reach {
+    /// Rows reached: fetched or deleted directly.
+    pub fn count(&self) -> usize {
+        self.rows.len() + self.deleted
+    }
+
+    fn add(&mut self, table: &PlanTable, row: Row) -> bool {
+        let identity = match &table.identity {
+            Identity::Key(idx) => idx.iter().map(|i| row[i + 2].clone()).collect(),
+            Identity::Ctid => vec![row[0].clone(), row[1].clone()],
+        };
+        let new = self.seen.insert(identity);
+        if new {
+            self.rows.push(row);
+        }
+        new
+    }
+}
+
+/// Runs a query on `table`'s rows as the table's owner (see privilege.rs) and returns its rows as text.
+pub fn fetch(
+    client: &mut SpiClient<'_>,
+    table: &Table,
+    sql: &str,
+    types: &[PgOid],
+    args: &[DatumWithOid<'_>],
+) -> Result<Vec<Row>> {
+    // Prepared inside too: parsing takes the table's lock, and a lock timeout there must name the table.
+    let result = as_table_owner(table, "reading", || {
+        let stmt = cache::statement(client, sql, types)?;
+        Ok(client.update(&*stmt, None, args)?)
+    })?;
+    let width = result.columns()?;
+    let mut rows = Vec::with_capacity(result.len());
+    for r in result {
+        check_for_interrupts!();
+        let mut row = Vec::with_capacity(width);
+        for i in 1..=width {
+            row.push(r.get::<String>(i)?);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Runs a change on `table`'s rows as the table's owner; returns the number of rows changed.
+pub fn execute(
+    client: &mut SpiClient<'_>,
+    table: &Table,
+    doing: &str,
+    sql: &str,
+    types: &[PgOid],
+    args: &[DatumWithOid<'_>],
+) -> Result<usize> {
+    as_table_owner(table, doing, || {
+        let stmt = cache::statement(client, sql, types)?;
+        Ok(client.update(&*stmt, None, args)?.len())
+    })
+}
+
+/// Finds all rows tied to the subject. Returns the rows per plan table and, per edge, how many rows it matched
+/// and how many it reached first.
+pub fn find_rows(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    id: &[String],
+    dry_run: bool,
+) -> Result<(Vec<Reach>, Vec<EdgeCount>)> {
+    let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
+    let mut edge_counts = vec![EdgeCount::default(); plan.edges.len()];
+    let mut followed_values: Vec<HashSet<Vec<String>>> =
+        plan.edges.iter().map(|_| HashSet::new()).collect();
+
+    let root_sql = if dry_run {
+        &plan.root_select_unlocked
+    } else {
+        &plan.root_select_locked
+    };
+    let root = &plan.tables[0].table;
+    for row in fetch(client, root, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
+        reach[0].add(&plan.tables[0], row);
+    }
+    if reach[0].rows.is_empty() {
+        return Ok((reach, edge_counts));
+    }
+
+    // Semi-naive fixpoint: follow each reference only for the key values found since the last round.
+    loop {
+        check_for_interrupts!();
+        let mut progressed = false;
+        for t in 0..plan.tables.len() {
+            let (from, to) = (reach[t].followed, reach[t].rows.len());
+            if from == to {
+                continue;
+            }
+            reach[t].followed = to;
+            progressed = true;
+            for (ei, edge) in plan.edges.iter().enumerate().filter(|(_, e)| {
+                e.parent == t && (dry_run || !plan.tables[e.child].skip_when_erasing)
+            }) {
+                let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.parent_values.len()];
+                for row in &reach[t].rows[from..to] {
+                    let tuple: Option<Vec<String>> = edge
+                        .parent_values
+                        .iter()
+                        .map(|p| row[p + 2].clone())
+                        .collect();
+                    if let Some(tuple) = tuple {
+                        if followed_values[ei].insert(tuple.clone()) {
+                            for (c, v) in columns.iter_mut().zip(tuple) {
+                                c.push(v);
+                            }
+                        }
+                    }
+                }
+                if columns[0].is_empty() {
+                    continue;
+                }
+                let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+                if let Some(value) = &edge.discriminator {
+                    args.push(value.clone().into());
+                }
+                if !dry_run && plan.tables[edge.child].delete_directly {
+                    let child = &plan.tables[edge.child].table;
+                    let types = edge.param_types();
+                    let deleted = execute(
+                        client,
+                        child,
+                        "deleting from",
+                        &edge.delete_sql,
+                        &types,
+                        &args,
+                    )?;
+                    edge_counts[ei].matched += deleted;
+                    edge_counts[ei].first_reached += deleted;
+                    reach[edge.child].deleted += deleted;
+                    continue;
+                }
+                let sql = if dry_run {
+                    &edge.select_unlocked
+                } else {
+                    &edge.select_locked
+                };
+                let child = &plan.tables[edge.child].table;
+                for row in fetch(client, child, sql, &edge.param_types(), &args)? {
+                    edge_counts[ei].matched += 1;
+                    if reach[edge.child].add(&plan.tables[edge.child], row) {
+                        edge_counts[ei].first_reached += 1;
+                    }
+                }
+            }
+        }
+        if !progressed {
+            return Ok((reach, edge_counts));
+        }
+    }
+}
+
