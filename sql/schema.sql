@@ -15,6 +15,10 @@ CREATE TABLE gdpr.pii_policy (
     col         name NOT NULL,
     strategy    text NOT NULL,
     options     jsonb NOT NULL DEFAULT '{}'::jsonb,
+    -- What kind of personal data the column holds (src/strategy/category.rs): the option "category", else
+    -- what the strategy says (fake_email: email, scrub: free_text, ...), else other.
+    category    text NOT NULL DEFAULT 'other' CHECK (category IN ('email', 'phone', 'name', 'address', 'ip',
+                    'date_of_birth', 'identifier', 'free_text', 'location', 'device', 'other')),
     declared_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tbl, col)
 );

@@ -4,6 +4,8 @@
 //! * `strategy` — the fixed vocabulary of pseudonymization strategies, one small file each.
 //! * `subject`  — the reference graph, cached erasure plans, set-based erasure and the erased-subject guard.
 //! * `consent`  — consent texts and consents, the consent trigger and what withdrawing does.
+//! * `request`  — a person's request: find them, export what is held about them, locate traces.
+//! * `normalize`— normal forms of e-mails, phones and names (find) and text folding (traces).
 //! * `audit`    — the append-only erasure log.
 //! * `privilege`— ownership checks and the narrow switch to the extension owner for its own tables.
 //!
@@ -17,8 +19,10 @@ pub mod catalog;
 pub mod consent;
 pub mod error;
 pub mod key;
+pub mod normalize;
 pub mod privilege;
 pub mod pseudonymize;
+pub mod request;
 pub mod strategy;
 pub mod subject;
 

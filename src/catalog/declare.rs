@@ -142,11 +142,19 @@ fn declare_pii_impl(
     as_table_owner(&table, "validating a policy for", || {
         strategy::validate(&table.display, &col, strategy_name, &options)
     })?;
+    let category = strategy::category::of_policy(&table.display, &col, strategy_name, &options)?;
     store(
-        "INSERT INTO gdpr.pii_policy (tbl, col, strategy, options) VALUES ($1::regclass, $2, $3, $4)
+        "INSERT INTO gdpr.pii_policy (tbl, col, strategy, options, category) VALUES ($1::regclass, $2, $3, $4, $5)
          ON CONFLICT (tbl, col) DO UPDATE
-            SET strategy = EXCLUDED.strategy, options = EXCLUDED.options, declared_at = now()",
-        vec![table.oid.into(), col.name.clone().into(), strategy_name.into(), JsonB(serde_json::Value::Object(options)).into()],
+            SET strategy = EXCLUDED.strategy, options = EXCLUDED.options, category = EXCLUDED.category,
+                declared_at = now()",
+        vec![
+            table.oid.into(),
+            col.name.clone().into(),
+            strategy_name.into(),
+            JsonB(serde_json::Value::Object(options)).into(),
+            category.into(),
+        ],
     )
 }
 

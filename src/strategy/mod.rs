@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
 
+pub mod category;
 mod constant;
 mod fake_email;
 mod fake_phone;
@@ -78,14 +79,15 @@ pub fn lookup(name: &str) -> Result<&'static dyn Strategy> {
 /// Full validation of a declared policy: vocabulary, option names, then the strategy's own checks.
 pub fn validate(table: &str, col: &Column, strategy: &str, options: &Options) -> Result<()> {
     let s = lookup(strategy)?;
+    category::of_policy(table, col, strategy, options)?;
     if let Some(unknown) = options
         .keys()
-        .find(|k| !s.option_keys().contains(&k.as_str()))
+        .find(|k| *k != category::OPTION && !s.option_keys().contains(&k.as_str()))
     {
         return Err(GdprError::InvalidParameter(format!(
             "strategy \"{strategy}\" for {table}.{} does not take option \"{unknown}\" (accepted: {})",
             col.name,
-            if s.option_keys().is_empty() { "none".to_string() } else { s.option_keys().join(", ") }
+            s.option_keys().iter().chain([&category::OPTION]).copied().collect::<Vec<_>>().join(", ")
         )));
     }
     s.validate(table, col, options)
@@ -123,6 +125,18 @@ pub fn param_datums<'a>(
         Param::SubjectKinds => DatumWithOid::from(ids.kinds.clone()),
     }));
     out
+}
+
+/// The placeholder kind of a subject's value for `scrub`: the policy's category where it is a kind of
+/// identifier, else from the column's strategy or, failing that, its name.
+pub fn identifier_kind_of_policy(strategy: &str, column: &str, options: &Options) -> &'static str {
+    match options.get(category::OPTION).and_then(|v| v.as_str()) {
+        Some("email") => "email",
+        Some("phone") => "phone",
+        Some("name") => "name",
+        Some("address") => "address",
+        _ => identifier_kind(strategy, column),
+    }
 }
 
 /// The placeholder kind of a subject's value for `scrub`, from the column's strategy or, failing that, its name.

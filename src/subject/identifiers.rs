@@ -93,4 +93,3 @@ pub fn subject_identifiers(
     }
     Ok(found.ids)
 }
-

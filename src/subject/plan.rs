@@ -135,7 +135,7 @@ impl IdentifierColumn {
     ) -> IdentifierColumn {
         IdentifierColumn {
             position,
-            kind: strategy::identifier_kind(strategy_name, &col.name),
+            kind: strategy::identifier_kind_of_policy(strategy_name, &col.name, options),
             json: col.type_sql == "jsonb" || col.type_sql == "json",
             jsonb_rules: (strategy_name == "jsonb").then(|| options.clone()),
         }

@@ -192,4 +192,3 @@ pub fn find_rows(
         }
     }
 }
-
