@@ -255,3 +255,58 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT REFERENCES (id) ON gdpr.consent TO %s', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_consent_administration(regrole) FROM PUBLIC;
+
+-- A person's request -------------------------------------------------------------------------------------------
+
+CREATE FUNCTION gdpr.find_guests(email text DEFAULT NULL, phone text DEFAULT NULL, name text DEFAULT NULL,
+                                 identifier text DEFAULT NULL)
+    RETURNS TABLE (subject_id text, score integer, matches jsonb)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT * FROM gdpr.find_subjects('guest', email, phone, name, identifier) $$;
+CREATE FUNCTION gdpr.export_guest(id anyelement) RETURNS jsonb
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.export_subject('guest', id::text) $$;
+CREATE FUNCTION gdpr.export_guest(id text) RETURNS jsonb
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.export_subject('guest', id) $$;
+CREATE FUNCTION gdpr.export_session(id anyelement) RETURNS jsonb
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.export_subject('session', id::text) $$;
+CREATE FUNCTION gdpr.export_session(id text) RETURNS jsonb
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.export_subject('session', id) $$;
+
+-- Finding and exporting read personal data (and the consent registry and the erasure log, as the extension
+-- owner): only for roles granted subject access, and then only with their own SELECT on every table read.
+REVOKE ALL ON FUNCTION
+    gdpr.find_subjects(text, text, text, text, text),
+    gdpr.find_guests(text, text, text, text),
+    gdpr.export_subject(text, text),
+    gdpr.export_subject(text, text[]),
+    gdpr.export_rows(text, text),
+    gdpr.export_guest(anyelement),
+    gdpr.export_guest(text),
+    gdpr.export_session(anyelement),
+    gdpr.export_session(text),
+    gdpr._subject_tables(text)
+FROM PUBLIC;
+
+-- Lets `role` (a support operator) find subjects and export what is held about them: the functions, and SELECT
+-- on every table an erasure of a declared kind reaches. Nothing destructive. Run it again after new tables
+-- join a subject's reach.
+CREATE FUNCTION gdpr.grant_subject_access(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regclass;
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.find_subjects(text, text, text, text, text),
+             gdpr.find_guests(text, text, text, text), gdpr.export_subject(text, text),
+             gdpr.export_subject(text, text[]), gdpr.export_rows(text, text), gdpr.export_guest(anyelement),
+             gdpr.export_guest(text), gdpr.export_session(anyelement), gdpr.export_session(text) TO %s',
+        role::text);
+    FOR t IN SELECT DISTINCT r::regclass FROM gdpr.subject s, gdpr._subject_tables(s.kind) r LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %s', t, role::text);
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_subject_access(regrole) FROM PUBLIC;

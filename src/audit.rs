@@ -56,3 +56,17 @@ pub fn was_erased(kind: &str, subject_id: &str) -> Result<bool> {
         .unwrap_or(false))
     })
 }
+
+/// The subject's erasure-log entries (dry runs included), oldest first: what an export reports.
+pub fn entries(kind: &str, subject_id: &str) -> Result<serde_json::Value> {
+    as_extension_owner(|| {
+        Ok(Spi::get_one_with_args::<pgrx::JsonB>(
+            "SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'erasure_id', erasure_id, 'erased_at', erased_at, 'dry_run', dry_run,
+                        'rows_total', rows_total, 'erased_by', erased_by) ORDER BY id), '[]')
+               FROM gdpr.erasure_log WHERE kind = $1 AND subject_id = $2",
+            &[kind.into(), subject_id.into()],
+        )?
+        .map_or(serde_json::Value::Array(Vec::new()), |j| j.0))
+    })
+}

@@ -38,6 +38,7 @@ pub extern "C-unwind" fn _PG_init() {
     // server's environment) must never be appended to their DETAIL. The backend is single-threaded here.
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     cache::register_invalidation_callback();
+    request::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

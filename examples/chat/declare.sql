@@ -5,15 +5,15 @@ SELECT gdpr.declare_subject('session', 'chat.chat_sessions');
 SELECT gdpr.declare_pii('chat.guests', 'name', 'fake_name');
 SELECT gdpr.declare_pii('chat.guests', 'email', 'fake_email');
 SELECT gdpr.declare_pii('chat.guests', 'phone', 'fake_phone');
-SELECT gdpr.declare_pii('chat.guests', 'ip', 'null');
+SELECT gdpr.declare_pii('chat.guests', 'ip', 'null', '{"category": "ip"}');
 SELECT gdpr.declare_pii('chat.guests', 'metadata', 'jsonb',
                         '{"keys": {"address": "fake_address", "browser": "keep"}, "default": "null"}');
 SELECT gdpr.declare_pii('chat.guests', 'consent_version', 'keep');
 -- A referral points at another person: following it would erase the referrer too.
 SELECT gdpr.exclude_reference('chat.guests', '{referred_by_id}');
 
-SELECT gdpr.declare_pii('chat.chat_sessions', 'visitor_ip', 'null');
-SELECT gdpr.declare_pii('chat.chat_sessions', 'user_agent', 'null');
+SELECT gdpr.declare_pii('chat.chat_sessions', 'visitor_ip', 'null', '{"category": "ip"}');
+SELECT gdpr.declare_pii('chat.chat_sessions', 'user_agent', 'null', '{"category": "device"}');
 
 -- Message bodies keep their words; the guest's own name, e-mail, phone, address and generic patterns go.
 SELECT gdpr.declare_pii('chat.messages', 'body', 'scrub');
@@ -21,8 +21,9 @@ SELECT gdpr.declare_erase_action('chat.attachments', 'delete');
 
 SELECT gdpr.declare_pii('chat.offline_leads', 'name', 'fake_name');
 SELECT gdpr.declare_pii('chat.offline_leads', 'email', 'fake_email');
-SELECT gdpr.declare_pii('chat.offline_leads', 'phone', 'mask', '{"keep_first": 4, "keep_last": 0}');
-SELECT gdpr.declare_pii('chat.offline_leads', 'message', 'null');
+-- mask says nothing about what the column holds: the category makes the phone findable (gdpr.find_guests).
+SELECT gdpr.declare_pii('chat.offline_leads', 'phone', 'mask', '{"keep_first": 4, "keep_last": 0, "category": "phone"}');
+SELECT gdpr.declare_pii('chat.offline_leads', 'message', 'null', '{"category": "free_text"}');
 SELECT gdpr.declare_pii('chat.chatbot_leads', 'email', 'fake_email');
 SELECT gdpr.declare_pii('chat.chatbot_leads', 'phone', 'fake_phone');
 

@@ -257,3 +257,20 @@ pub fn withdraw(id: i64) -> Result<Value> {
         "tables": tables,
     }))
 }
+
+/// The consents a subject gave (recorded for `kind`/`subject_id`) and those the subject's rows refer to
+/// (`referenced`, e.g. a lead's consent_id), with the text each was given for: what an export reports.
+pub fn of_subject(kind: &str, subject_id: &str, referenced: Vec<i64>) -> Result<Value> {
+    as_extension_owner(|| {
+        Ok(Spi::get_one_with_args::<pgrx::JsonB>(
+            "SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'consent_id', c.id, 'purpose', t.purpose, 'version', t.version, 'language', t.language,
+                        'text', t.body, 'privacy_policy_url', t.privacy_policy_url, 'source', c.source,
+                        'granted_at', c.granted_at, 'withdrawn_at', c.withdrawn_at) ORDER BY c.id), '[]')
+               FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id = c.text_id
+              WHERE (c.subject_kind = $1 AND c.subject_id = $2) OR c.id = ANY ($3)",
+            &[kind.into(), subject_id.into(), referenced.into()],
+        )?
+        .map_or(Value::Array(Vec::new()), |j| j.0))
+    })
+}

@@ -1,4 +1,131 @@
 //! A person's request: find them by what they gave, export everything held about them, locate the traces no
 //! key links to them.
 
+pub mod export;
+pub mod find;
 pub mod matcher;
+
+use std::ffi::CString;
+
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
+
+use crate::error::{OrReport, Result};
+
+/// The country whose national phone numbers are written without a prefix (`600 316 760` is `+420600316760`).
+static PHONE_COUNTRY_CODE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"420"));
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"gdpr.phone_country_code",
+        c"Country calling code of national phone numbers (without + or 00).",
+        c"gdpr.find_subjects and gdpr.locate read a phone number written without an international prefix as \
+          one of this country; expression indexes must use the same code (see gdpr.lint()).",
+        &PHONE_COUNTRY_CODE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The configured country code, validated.
+pub fn phone_country_code() -> Result<String> {
+    let value = PHONE_COUNTRY_CODE
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::normalize::country_code(&value).map(str::to_string)
+}
+
+/// Subjects of `kind` whose declared e-mail, phone, name or identifier matches what a person gave.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn find_subjects(
+    kind: Option<&str>,
+    email: default!(Option<&str>, "NULL"),
+    phone: default!(Option<&str>, "NULL"),
+    name: default!(Option<&str>, "NULL"),
+    identifier: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(subject_id, String),
+        name!(score, i32),
+        name!(matches, JsonB),
+    ),
+> {
+    let kind = crate::error::required(kind, "find_subjects", "kind").or_report();
+    let given = find::Given {
+        email,
+        phone,
+        name,
+        identifier,
+    };
+    let found = find::find(kind, &given).or_report();
+    TableIterator::new(
+        found
+            .into_iter()
+            .map(|(id, score, matches)| (id, score, JsonB(matches))),
+    )
+}
+
+fn subject_id(
+    kind: Option<&str>,
+    id: Option<Vec<Option<String>>>,
+    function: &str,
+) -> (String, Vec<String>) {
+    let kind = crate::error::required(kind, function, "kind").or_report();
+    let id = id
+        .and_then(|v| v.into_iter().collect::<Option<Vec<String>>>())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            crate::error::GdprError::NullValue(format!(
+                "{function}: the {kind} id must not be NULL"
+            ))
+            .report()
+        });
+    (kind.to_string(), id)
+}
+
+/// Everything held about subject `kind`/`id` as one JSON document (right of access and portability).
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn export_subject(kind: Option<&str>, id: Option<String>) -> JsonB {
+    let (kind, id) = subject_id(kind, id.map(|i| vec![Some(i)]), "export_subject");
+    JsonB(export::export(&kind, id).or_report())
+}
+
+/// The same for subjects with a composite key (`id` lists the key values in key order).
+#[pg_extern(stable, name = "export_subject")]
+#[search_path(pg_catalog, pg_temp)]
+fn export_subject_composite(kind: Option<&str>, id: Option<Vec<Option<String>>>) -> JsonB {
+    let (kind, id) = subject_id(kind, id, "export_subject");
+    JsonB(export::export(&kind, id).or_report())
+}
+
+/// The subject's rows one by one: for `COPY (SELECT ...) TO STDOUT` and subjects with many rows.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn export_rows(
+    kind: Option<&str>,
+    id: Option<String>,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(path, String),
+        name!(row, JsonB),
+    ),
+> {
+    let (kind, id) = subject_id(kind, id.map(|i| vec![Some(i)]), "export_rows");
+    let rows = export::export_rows(&kind, id).or_report();
+    TableIterator::new(rows.into_iter().map(|(t, p, r)| (t, p, JsonB(r))))
+}
+
+/// The tables an erasure of `kind` reaches (what a support operator needs SELECT on to find and export).
+#[pg_extern(stable, name = "_subject_tables")]
+#[search_path(pg_catalog, pg_temp)]
+fn subject_tables(kind: &str) -> SetOfIterator<'static, pg_sys::Oid> {
+    let plan = crate::cache::plan_for(kind).or_report();
+    SetOfIterator::new(plan.tables.iter().map(|t| t.table.oid).collect::<Vec<_>>())
+}

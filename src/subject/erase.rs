@@ -1,7 +1,6 @@
 //! Executes an erasure plan: finds every row tied to the subject (set-based, driven by the keys found so far),
 //! then anonymizes and deletes them, and reports what was (or, in a dry run, would be) changed.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use pgrx::datum::DatumWithOid;
@@ -14,12 +13,13 @@ use serde_json::{json, Value};
 use super::guard;
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
-use super::reach::{execute, find_rows, EdgeCount, Reach, Row};
+use super::reach::{
+    check_key_length, check_key_values, execute, find_rows, identity_args, EdgeCount, Reach, Row,
+};
 use crate::audit;
 use crate::cache;
-use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
-use crate::privilege::{as_table_owner, require_privileges, Privilege};
+use crate::privilege::{require_privileges, Privilege};
 use crate::strategy::{self, Param, SubjectIdentifiers};
 
 /// The parameters after the row-identity ones of an UPDATE: the key, the plan's values, the identifiers.
@@ -43,35 +43,9 @@ fn run_for_rows(
     extra: Extra<'_>,
 ) -> Result<usize> {
     let mut done = 0;
-    match &table.identity {
-        Identity::Key(idx) => {
-            let mut args: Vec<DatumWithOid<'_>> = idx
-                .iter()
-                .map(|i| {
-                    rows.iter()
-                        .map(|r| r[i + 2].clone())
-                        .collect::<Vec<Option<String>>>()
-                        .into()
-                })
-                .collect();
-            args.extend(extra_datums(&extra));
-            done += execute(client, &table.table, doing, sql, types, &args)?;
-        }
-        Identity::Ctid => {
-            // One statement per partition (tableoid): ctids are only unique within one.
-            let mut by_relation: HashMap<String, Vec<Option<String>>> = HashMap::new();
-            for r in rows {
-                by_relation
-                    .entry(r[1].clone().unwrap_or_default())
-                    .or_default()
-                    .push(r[0].clone());
-            }
-            for (relation, ctids) in by_relation {
-                let mut args: Vec<DatumWithOid<'_>> = vec![ctids.into(), relation.into()];
-                args.extend(extra_datums(&extra));
-                done += execute(client, &table.table, doing, sql, types, &args)?;
-            }
-        }
+    for mut args in identity_args(table, rows) {
+        args.extend(extra_datums(&extra));
+        done += execute(client, &table.table, doing, sql, types, &args)?;
     }
     Ok(done)
 }
@@ -256,28 +230,6 @@ fn require_entitlement(plan: &ErasurePlan, dry_run: bool, what: &str) -> Result<
     Ok(())
 }
 
-/// Whether `value` is valid input for the key type: integers are checked here, other types by a cast in a
-/// subtransaction (gdpr._is_valid_input) run as the subject table's owner (a domain's CHECK is its code).
-fn is_valid_key(value: &str, type_sql: &str, table: &Table) -> Result<bool> {
-    let parsed = match type_sql {
-        "bigint" => Some(value.trim().parse::<i64>().is_ok()),
-        "integer" => Some(value.trim().parse::<i32>().is_ok()),
-        "smallint" => Some(value.trim().parse::<i16>().is_ok()),
-        "text" => Some(true),
-        _ => None,
-    };
-    match parsed {
-        Some(valid) => Ok(valid),
-        None => as_table_owner(table, "checking a key of", || {
-            Ok(Spi::get_one_with_args::<bool>(
-                "SELECT gdpr._is_valid_input($1, $2::regtype)",
-                &[value.into(), type_sql.into()],
-            )?
-            .unwrap_or(false))
-        }),
-    }
-}
-
 fn erase_with(
     plan: &ErasurePlan,
     id: Vec<String>,
@@ -286,14 +238,7 @@ fn erase_with(
 ) -> Result<Value> {
     let kind = plan.kind.as_str();
     let subject_id = id.join(",");
-    if id.len() != plan.root_key_len {
-        return Err(GdprError::InvalidParameter(format!(
-            "{kind} {subject_id}: the key of {} has {} columns, {} values were given",
-            plan.tables[0].table.display,
-            plan.root_key_len,
-            id.len()
-        )));
-    }
+    check_key_length(plan, &id)?;
 
     let what = format!(
         "{}erasing {kind} {subject_id}",
@@ -301,14 +246,7 @@ fn erase_with(
     );
     require_entitlement(plan, dry_run, &what)?;
 
-    for (value, type_sql) in id.iter().zip(&plan.root_key_types) {
-        if !is_valid_key(value, type_sql, &plan.tables[0].table)? {
-            return Err(GdprError::InvalidTextRepresentation(format!(
-                "{kind} id \"{value}\" is not a valid {type_sql} (the key of {})",
-                plan.tables[0].table.display
-            )));
-        }
-    }
+    check_key_values(plan, &id)?;
 
     let (reach, edge_counts) = Spi::connect_mut(|client| {
         let (reach, edge_counts) = find_rows(client, plan, &id, dry_run)?;

@@ -3,10 +3,10 @@
 pub mod erase;
 pub mod graph;
 pub mod guard;
-mod identifiers;
+pub mod identifiers;
 mod lint;
 pub mod plan;
-mod reach;
+pub mod reach;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;

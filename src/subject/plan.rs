@@ -67,6 +67,17 @@ pub struct PlanTable {
     /// Column sets other rows reference this table's rows by (the key for the root): an erasure records the
     /// erased rows' values of each in `gdpr.erased_row` for the erased-subject guard.
     pub markers: Vec<Marker>,
+    /// `WHERE` condition on alias `t` selecting rows by identity (the first `identity_params` parameters).
+    pub identity_predicate: String,
+    /// Every declared PII column with its data category (see strategy::category), in column order.
+    pub categories: Vec<Categorized>,
+}
+
+/// A declared PII column and what kind of personal data it holds.
+#[derive(Debug, Clone)]
+pub struct Categorized {
+    pub column: Column,
+    pub category: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +103,9 @@ pub struct PlanEdge {
     /// `DELETE` of the child rows matching the given values: how a real erasure empties a leaf table that is
     /// erased by delete (one statement instead of finding the rows, then deleting them by key).
     pub delete_sql: String,
+    /// `SELECT` of the parent rows the given child rows (by identity, then the discriminator value) point at:
+    /// the reach walked upwards, from a row that matched a search to the subject it belongs to.
+    pub select_parents: String,
 }
 
 #[derive(Debug)]
@@ -206,6 +220,15 @@ impl PlanEdge {
     /// One `text[]` of values per referencing column, then the discriminator value.
     pub fn param_types(&self) -> Vec<PgOid> {
         let mut types = vec![TEXT_ARRAY; self.child_cols.len()];
+        if self.discriminator.is_some() {
+            types.push(TEXT);
+        }
+        types
+    }
+
+    /// Parameters of `select_parents`: the child's identity, then the discriminator value.
+    pub fn parent_param_types(&self, child: &PlanTable) -> Vec<PgOid> {
+        let mut types = child.identity_types();
         if self.discriminator.is_some() {
             types.push(TEXT);
         }
@@ -423,6 +446,42 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         edges.push((r.clone(), child, parent, parent_values, discriminator_col));
         edge_child_cols.push(child_cols);
     }
+    // For select_parents: per edge, the child's referencing columns, the parent's referenced columns and the
+    // discriminator column, quoted.
+    let mut edge_columns: Vec<(Vec<String>, Vec<String>, Option<(String, String)>)> = Vec::new();
+    for ((r, _, parent, _, disc_col), child_cols) in edges.iter().zip(&edge_child_cols) {
+        let parent_cols = introspect::columns(&tables_info[*parent].0, &r.parent_cols)?;
+        // Same types compare directly (the parent's key index serves it); a link between different types
+        // (a text reference to a bigint key) compares text forms, as the downward walk does.
+        let same = |c: &Column, p: &Column| c.type_sql == p.type_sql;
+        edge_columns.push((
+            child_cols
+                .iter()
+                .zip(&parent_cols)
+                .map(|(c, p)| {
+                    if same(c, p) {
+                        format!("t.{}", c.sql_name)
+                    } else {
+                        format!("t.{}::text", c.sql_name)
+                    }
+                })
+                .collect(),
+            parent_cols
+                .iter()
+                .zip(child_cols)
+                .map(|(p, c)| {
+                    if same(c, p) {
+                        format!("t.{}", p.sql_name)
+                    } else {
+                        format!("t.{}::text", p.sql_name)
+                    }
+                })
+                .collect(),
+            disc_col
+                .as_ref()
+                .map(|c| (c.sql_name.clone(), c.type_sql.clone())),
+        ));
+    }
 
     // Rows other reached rows point at are locked FOR UPDATE, which waits for (and blocks) the FOR KEY SHARE
     // locks that foreign-key checks and the erased-subject guard take: a concurrent insert of a row
@@ -458,6 +517,8 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             select_locked: select_sql(table, fetched, &predicate, Some(lock)),
             select_unlocked: select_sql(table, fetched, &predicate, None),
             delete_sql: format!("DELETE FROM {} AS t WHERE {predicate}", table.sql_name),
+            // Completed once every table's fetched columns and identity are known.
+            select_parents: String::new(),
             discriminator: r.discriminator.as_ref().map(|(_, v)| v.clone()),
             child_cols: r.child_cols.clone(),
             label: format!(
@@ -583,7 +644,16 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             )
         });
         let delete_sql = format!("DELETE FROM {} AS t WHERE {identity_pred}", table.sql_name);
+        let mut categories = Vec::new();
+        for (col_name, strategy_name, options) in policies {
+            let column = introspect::column(&table, col_name)?;
+            let category =
+                strategy::category::of_policy(&table.display, &column, strategy_name, options)?;
+            categories.push(Categorized { column, category });
+        }
         tables.push(PlanTable {
+            identity_predicate: identity_pred.clone(),
+            categories,
             table,
             action,
             fetched,
@@ -616,6 +686,28 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             && t.identifier_columns.is_empty()
             && leaf
             && !guards_a_delete;
+    }
+
+    for (e, (child_cols, parent_cols, disc)) in plan_edges.iter_mut().zip(edge_columns) {
+        let (child, parent) = (&tables[e.child], &tables[e.parent]);
+        let mut inner = format!(
+            "SELECT {} FROM {} AS t WHERE {}",
+            child_cols.join(", "),
+            child.table.sql_name,
+            child.identity_predicate
+        );
+        if let Some((col, type_sql)) = disc {
+            inner.push_str(&format!(
+                " AND t.{col} = CAST(${} AS {type_sql})",
+                child.identity_params + 1
+            ));
+        }
+        e.select_parents = select_sql(
+            &parent.table,
+            &parent.fetched,
+            &format!("({}) IN ({inner})", parent_cols.join(", ")),
+            None,
+        );
     }
 
     let delete_order = children_first(&tables, &plan_edges);

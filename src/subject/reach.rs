@@ -12,7 +12,7 @@ use pgrx::PgOid;
 use super::plan::{ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
 use crate::cache;
 use crate::catalog::introspect::Table;
-use crate::error::Result;
+use crate::error::{GdprError, Result};
 use crate::privilege::as_table_owner;
 
 /// A found row as text: ctid, tableoid, then the plan table's fetched columns.
@@ -190,5 +190,129 @@ pub fn find_rows(
         if !progressed {
             return Ok((reach, edge_counts));
         }
+    }
+}
+
+/// The identity parameters addressing `rows` of `table`: one set for a keyed table (a `text[]` per key
+/// column), one per partition for a table addressed by ctid (ctids are unique only within one).
+pub fn identity_args(table: &PlanTable, rows: &[Row]) -> Vec<Vec<DatumWithOid<'static>>> {
+    match &table.identity {
+        Identity::Key(idx) => vec![idx
+            .iter()
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i + 2].clone())
+                    .collect::<Vec<Option<String>>>()
+                    .into()
+            })
+            .collect()],
+        Identity::Ctid => {
+            let mut by_relation: std::collections::BTreeMap<String, Vec<Option<String>>> =
+                Default::default();
+            for r in rows {
+                by_relation
+                    .entry(r[1].clone().unwrap_or_default())
+                    .or_default()
+                    .push(r[0].clone());
+            }
+            by_relation
+                .into_iter()
+                .map(|(relation, ctids)| vec![ctids.into(), relation.into()])
+                .collect()
+        }
+    }
+}
+
+/// The subject rows (of the plan's root table) that `rows` of table `start` belong to: the reach walked
+/// upwards, through every reference of the plan, until nothing new is found. What turns a row that matched a
+/// search (a chatbot lead's phone) into the subject it is tied to (the session's guest).
+pub fn owners(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    start: usize,
+    rows: Vec<Row>,
+) -> Result<Vec<Row>> {
+    let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
+    for row in rows {
+        reach[start].add(&plan.tables[start], row);
+    }
+    loop {
+        check_for_interrupts!();
+        let mut progressed = false;
+        for t in 1..plan.tables.len() {
+            let (from, to) = (reach[t].followed, reach[t].rows.len());
+            if from == to {
+                continue;
+            }
+            reach[t].followed = to;
+            progressed = true;
+            let child = &plan.tables[t];
+            for edge in plan.edges.iter().filter(|e| e.child == t) {
+                let parent = &plan.tables[edge.parent];
+                let types = edge.parent_param_types(child);
+                for mut args in identity_args(child, &reach[t].rows[from..to]) {
+                    if let Some(value) = &edge.discriminator {
+                        args.push(value.clone().into());
+                    }
+                    for row in fetch(client, &parent.table, &edge.select_parents, &types, &args)? {
+                        reach[edge.parent].add(parent, row);
+                    }
+                }
+            }
+        }
+        if !progressed {
+            return Ok(std::mem::take(&mut reach[0].rows));
+        }
+    }
+}
+
+/// A subject id has one value per column of the subject table's key.
+pub fn check_key_length(plan: &ErasurePlan, id: &[String]) -> Result<()> {
+    if id.len() != plan.root_key_len {
+        return Err(GdprError::InvalidParameter(format!(
+            "{} {}: the key of {} has {} columns, {} values were given",
+            plan.kind,
+            id.join(","),
+            plan.tables[0].table.display,
+            plan.root_key_len,
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Every value of a subject id is valid input for its key column (22P02 naming it, never a cast error later).
+/// Call after checking the caller's entitlement: the check may run the table owner's code.
+pub fn check_key_values(plan: &ErasurePlan, id: &[String]) -> Result<()> {
+    for (value, type_sql) in id.iter().zip(&plan.root_key_types) {
+        if !is_valid_key(value, type_sql, &plan.tables[0].table)? {
+            return Err(GdprError::InvalidTextRepresentation(format!(
+                "{} id \"{value}\" is not a valid {type_sql} (the key of {})",
+                plan.kind, plan.tables[0].table.display
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `value` is valid input for the key type: integers are checked here, other types by a cast in a
+/// subtransaction (gdpr._is_valid_input) run as the subject table's owner (a domain's CHECK is its code).
+fn is_valid_key(value: &str, type_sql: &str, table: &Table) -> Result<bool> {
+    let parsed = match type_sql {
+        "bigint" => Some(value.trim().parse::<i64>().is_ok()),
+        "integer" => Some(value.trim().parse::<i32>().is_ok()),
+        "smallint" => Some(value.trim().parse::<i16>().is_ok()),
+        "text" => Some(true),
+        _ => None,
+    };
+    match parsed {
+        Some(valid) => Ok(valid),
+        None => as_table_owner(table, "checking a key of", || {
+            Ok(Spi::get_one_with_args::<bool>(
+                "SELECT gdpr._is_valid_input($1, $2::regtype)",
+                &[value.into(), type_sql.into()],
+            )?
+            .unwrap_or(false))
+        }),
     }
 }
