@@ -1,18 +1,18 @@
 -- pg_gdpr: SQL-level entry points, triggers and grants (runs after every Rust function exists).
 
 -- The two subject kinds chat products have. `id` may be of the key's type (integer, bigint, uuid) or text.
-CREATE FUNCTION gdpr.anonymize_guest(id anyelement, dry_run boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT gdpr.anonymize_subject('guest', id::text, dry_run) $$;
-CREATE FUNCTION gdpr.anonymize_guest(id text, dry_run boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT gdpr.anonymize_subject('guest', id, dry_run) $$;
-CREATE FUNCTION gdpr.anonymize_session(id anyelement, dry_run boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT gdpr.anonymize_subject('session', id::text, dry_run) $$;
-CREATE FUNCTION gdpr.anonymize_session(id text, dry_run boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT gdpr.anonymize_subject('session', id, dry_run) $$;
+CREATE FUNCTION gdpr.anonymize_guest(id anyelement, dry_run boolean DEFAULT false, traces boolean DEFAULT false)
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('guest', id::text, dry_run, traces) $$;
+CREATE FUNCTION gdpr.anonymize_guest(id text, dry_run boolean DEFAULT false, traces boolean DEFAULT false)
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('guest', id, dry_run, traces) $$;
+CREATE FUNCTION gdpr.anonymize_session(id anyelement, dry_run boolean DEFAULT false, traces boolean DEFAULT false)
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('session', id::text, dry_run, traces) $$;
+CREATE FUNCTION gdpr.anonymize_session(id text, dry_run boolean DEFAULT false, traces boolean DEFAULT false)
+    RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr.anonymize_subject('session', id, dry_run, traces) $$;
 
 -- The pseudonymization key, generated now; rotate_key() replaces it and forgets the old one, which makes every
 -- deterministic pseudonym made with it unlinkable (crypto-shredding).
@@ -58,6 +58,8 @@ CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.excluded_reference
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.trace
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.key
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.consent_text
@@ -69,17 +71,18 @@ ALTER TABLE gdpr.pii_policy ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.erase_action ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.link ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.excluded_reference ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.trace ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.key ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.consent_text ENABLE ALWAYS TRIGGER declarations_changed;
 
 -- Destructive functions and the audit log: nobody but the extension owner until the DBA grants them.
 REVOKE ALL ON FUNCTION
-    gdpr.anonymize_subject(text, text, boolean),
-    gdpr.anonymize_subject(text, text[], boolean),
-    gdpr.anonymize_guest(anyelement, boolean),
-    gdpr.anonymize_guest(text, boolean),
-    gdpr.anonymize_session(anyelement, boolean),
-    gdpr.anonymize_session(text, boolean),
+    gdpr.anonymize_subject(text, text, boolean, boolean),
+    gdpr.anonymize_subject(text, text[], boolean, boolean),
+    gdpr.anonymize_guest(anyelement, boolean, boolean),
+    gdpr.anonymize_guest(text, boolean, boolean),
+    gdpr.anonymize_session(anyelement, boolean, boolean),
+    gdpr.anonymize_session(text, boolean, boolean),
     gdpr._declarations_changed(),
     gdpr._generate_key(),
     gdpr.rotate_key(),
@@ -104,10 +107,10 @@ CREATE FUNCTION gdpr.grant_erasure(role regrole) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE pg_catalog.format(
-        'GRANT EXECUTE ON FUNCTION gdpr.anonymize_subject(text, text, boolean),
-             gdpr.anonymize_subject(text, text[], boolean), gdpr.anonymize_guest(anyelement, boolean),
-             gdpr.anonymize_guest(text, boolean), gdpr.anonymize_session(anyelement, boolean),
-             gdpr.anonymize_session(text, boolean) TO %s', role::text);
+        'GRANT EXECUTE ON FUNCTION gdpr.anonymize_subject(text, text, boolean, boolean),
+             gdpr.anonymize_subject(text, text[], boolean, boolean), gdpr.anonymize_guest(anyelement, boolean, boolean),
+             gdpr.anonymize_guest(text, boolean, boolean), gdpr.anonymize_session(anyelement, boolean, boolean),
+             gdpr.anonymize_session(text, boolean, boolean) TO %s', role::text);
     EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log TO %s', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_erasure(regrole) FROM PUBLIC;
@@ -288,6 +291,7 @@ REVOKE ALL ON FUNCTION
     gdpr.export_guest(text),
     gdpr.export_session(anyelement),
     gdpr.export_session(text),
+    gdpr.locate(text, text),
     gdpr._subject_tables(text)
 FROM PUBLIC;
 
@@ -303,9 +307,11 @@ BEGIN
         'GRANT EXECUTE ON FUNCTION gdpr.find_subjects(text, text, text, text, text),
              gdpr.find_guests(text, text, text, text), gdpr.export_subject(text, text),
              gdpr.export_subject(text, text[]), gdpr.export_rows(text, text), gdpr.export_guest(anyelement),
-             gdpr.export_guest(text), gdpr.export_session(anyelement), gdpr.export_session(text) TO %s',
+             gdpr.export_guest(text), gdpr.export_session(anyelement), gdpr.export_session(text),
+             gdpr.locate(text, text) TO %s',
         role::text);
-    FOR t IN SELECT DISTINCT r::regclass FROM gdpr.subject s, gdpr._subject_tables(s.kind) r LOOP
+    FOR t IN SELECT DISTINCT r::regclass FROM gdpr.subject s, gdpr._subject_tables(s.kind) r
+             UNION SELECT tr.tbl FROM gdpr.trace tr LOOP
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %s', t, role::text);
     END LOOP;
 END $$;

@@ -54,6 +54,15 @@ CREATE TABLE gdpr.excluded_reference (
     PRIMARY KEY (child, child_cols)
 );
 
+-- Trace columns: may hold a person's identifiers with no key tying the row to them (call logs, webhook payloads,
+-- anonymous chats). gdpr.locate searches them; an erasure with traces => true scrubs or deletes what it finds.
+CREATE TABLE gdpr.trace (
+    tbl         regclass PRIMARY KEY,
+    cols        name[] NOT NULL CHECK (cardinality(cols) > 0),
+    action      text NOT NULL CHECK (action IN ('scrub', 'delete')),
+    declared_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Audit trail: one row per erasure (dry runs included). No personal data: the subject's key, counts, who, when.
 CREATE TABLE gdpr.erasure_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -99,6 +108,7 @@ SELECT pg_catalog.pg_extension_config_dump('gdpr.pii_policy', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erase_action', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.link', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_reference', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.trace', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erasure_log', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erased_row', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.link', 'id'), '');
@@ -141,6 +151,7 @@ BEGIN
             DELETE FROM gdpr.erase_action WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.link WHERE child::oid = d.objid OR parent::oid = d.objid;
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid;
+            DELETE FROM gdpr.trace WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.erased_row WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.consent_requirement WHERE tbl::oid = d.objid;
         ELSE
@@ -149,6 +160,9 @@ BEGIN
              WHERE (child::oid = d.objid AND (d.address_names[3] = ANY (child_cols) OR type_col = d.address_names[3]))
                 OR (parent::oid = d.objid AND d.address_names[3] = ANY (parent_cols));
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid AND d.address_names[3] = ANY (child_cols);
+            DELETE FROM gdpr.trace WHERE tbl::oid = d.objid AND cols = ARRAY[d.address_names[3]]::name[];
+            UPDATE gdpr.trace SET cols = pg_catalog.array_remove(cols, d.address_names[3]::name)
+             WHERE tbl::oid = d.objid AND d.address_names[3] = ANY (cols);
             DELETE FROM gdpr.consent_requirement
              WHERE tbl::oid = d.objid AND (col = d.address_names[3] OR subject_col = d.address_names[3]);
         END IF;
@@ -175,4 +189,5 @@ REVOKE ALL ON FUNCTION gdpr._erasure_log_is_append_only() FROM PUBLIC;
 -- gdpr._is_valid_input stays executable: declare_pii runs as the migration role and only casts a literal.
 GRANT USAGE ON SCHEMA gdpr TO PUBLIC;
 -- Declarations are not secret: migrations and application CI may read them.
-GRANT SELECT ON gdpr.subject, gdpr.pii_policy, gdpr.erase_action, gdpr.link, gdpr.excluded_reference TO PUBLIC;
+GRANT SELECT ON gdpr.subject, gdpr.pii_policy, gdpr.erase_action, gdpr.link, gdpr.excluded_reference, gdpr.trace
+    TO PUBLIC;

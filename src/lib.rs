@@ -6,6 +6,7 @@
 //! * `consent`  — consent texts and consents, the consent trigger and what withdrawing does.
 //! * `request`  — a person's request: find them, export what is held about them, locate traces.
 //! * `normalize`— normal forms of e-mails, phones and names (find) and text folding (traces).
+//! * `lint`     — `gdpr.lint()`: what makes erasures slow or fail, finds slow, declarations stale.
 //! * `audit`    — the append-only erasure log.
 //! * `privilege`— ownership checks and the narrow switch to the extension owner for its own tables.
 //!
@@ -19,6 +20,7 @@ pub mod catalog;
 pub mod consent;
 pub mod error;
 pub mod key;
+pub mod lint;
 pub mod normalize;
 pub mod privilege;
 pub mod pseudonymize;

@@ -13,7 +13,7 @@ use crate::privilege::{
 use crate::strategy;
 
 /// A table the caller owns, or an error naming it.
-fn owned_table(rel: Option<PgRelation>, function: &str, arg: &str) -> Result<Table> {
+pub(super) fn owned_table(rel: Option<PgRelation>, function: &str, arg: &str) -> Result<Table> {
     let oid = required(rel, function, arg)?.oid();
     let table = introspect::table(oid)?;
     require_table_owner(&table)?;
@@ -21,7 +21,7 @@ fn owned_table(rel: Option<PgRelation>, function: &str, arg: &str) -> Result<Tab
 }
 
 /// Writes one of the extension's config tables (as the extension owner).
-fn store(sql: &str, args: Vec<DatumWithOid<'_>>) -> Result<()> {
+pub(super) fn store(sql: &str, args: Vec<DatumWithOid<'_>>) -> Result<()> {
     as_extension_owner(|| {
         Spi::connect_mut(|client| client.update(sql, None, &args).map(|_| ()))?;
         Ok(())
@@ -183,7 +183,7 @@ fn declare_erase_action_impl(tbl: Option<PgRelation>, action: Option<&str>) -> R
     )
 }
 
-fn column_list(
+pub(super) fn column_list(
     table: &Table,
     cols: Option<Vec<Option<String>>>,
     function: &str,

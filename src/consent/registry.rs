@@ -227,7 +227,7 @@ pub fn withdraw(id: i64) -> Result<Value> {
             for key in &rows {
                 let report = match &req.subject_kind {
                     Some(kind) => {
-                        erase::erase(kind, key.iter().cloned().map(Some).collect(), false)?
+                        erase::erase(kind, key.iter().cloned().map(Some).collect(), false, false)?
                     }
                     None => erase::erase_row(&req.table.display, req.table.oid, key.clone())?,
                 };

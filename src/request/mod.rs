@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod find;
+pub mod locate;
 pub mod matcher;
 
 use std::ffi::CString;
@@ -128,4 +129,24 @@ fn export_rows(
 fn subject_tables(kind: &str) -> SetOfIterator<'static, pg_sys::Oid> {
     let plan = crate::cache::plan_for(kind).or_report();
     SetOfIterator::new(plan.tables.iter().map(|t| t.table.oid).collect::<Vec<_>>())
+}
+
+/// The rows of declared trace columns that hold any of the subject's identifiers.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn locate(
+    kind: Option<&str>,
+    id: Option<String>,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(row_key, JsonB),
+        name!(columns, Vec<String>),
+        name!(categories, Vec<String>),
+    ),
+> {
+    let (kind, id) = subject_id(kind, id.map(|i| vec![Some(i)]), "locate");
+    let found = locate::locate(&kind, id).or_report();
+    TableIterator::new(found.into_iter().map(|(t, k, c, g)| (t, JsonB(k), c, g)))
 }

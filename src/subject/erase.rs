@@ -16,6 +16,7 @@ use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
     check_key_length, check_key_values, execute, find_rows, identity_args, EdgeCount, Reach, Row,
 };
+use super::traces;
 use crate::audit;
 use crate::cache;
 use crate::error::{GdprError, Result};
@@ -166,7 +167,9 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
 }
 
 /// Erases (or, with `dry_run`, reports) every row tied to the subject `kind`/`id` in one transaction.
-pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value> {
+/// With `traces`, the declared trace columns are searched for the subject's identifiers too, and each trace
+/// table's action applied to the rows found (see traces.rs).
+pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool, traces: bool) -> Result<Value> {
     let started = Instant::now();
     let id: Vec<String> = id
         .into_iter()
@@ -174,14 +177,14 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool) -> Result<Value
         .filter(|v| !v.is_empty())
         .ok_or_else(|| GdprError::NullValue(format!("the {kind} id to erase must not be NULL")))?;
     let plan = cache::plan_for(kind)?;
-    erase_with(&plan, id, dry_run, started)
+    erase_with(&plan, id, dry_run, traces, started)
 }
 
 /// Erases the row of a table with primary key `id`, and everything tied to it (`kind` labels the report and
 /// the log). Used for the rows collected under a withdrawn consent.
 pub fn erase_row(kind: &str, table: pg_sys::Oid, id: Vec<String>) -> Result<Value> {
     let plan = cache::plan_for_table(kind, table)?;
-    erase_with(&plan, id, false, Instant::now())
+    erase_with(&plan, id, false, false, Instant::now())
 }
 
 /// The keys of the erased rows other rows point at, per table and column set, for the erased-subject guard.
@@ -209,7 +212,7 @@ fn markers(plan: &ErasurePlan, reach: &[Reach]) -> Vec<(pg_sys::Oid, Vec<String>
 /// Checks, before anything is read, that the caller may itself do what the erasure does: SELECT every table it
 /// reaches (and every table it reads identifiers from), UPDATE each it anonymizes, DELETE each it deletes
 /// from — with no row hidden from it by row-level security. The statements then run as each table's owner.
-fn require_entitlement(plan: &ErasurePlan, dry_run: bool, what: &str) -> Result<()> {
+pub fn require_entitlement(plan: &ErasurePlan, dry_run: bool, what: &str) -> Result<()> {
     for t in &plan.tables {
         if !dry_run && t.skip_when_erasing {
             continue; // not read by a real erasure
@@ -234,6 +237,7 @@ fn erase_with(
     plan: &ErasurePlan,
     id: Vec<String>,
     dry_run: bool,
+    with_traces: bool,
     started: Instant,
 ) -> Result<Value> {
     let kind = plan.kind.as_str();
@@ -245,20 +249,39 @@ fn erase_with(
         if dry_run { "a dry run of " } else { "" }
     );
     require_entitlement(plan, dry_run, &what)?;
+    let trace_tables = if with_traces {
+        let tables = traces::declared()?;
+        traces::require_entitlement(&tables, !dry_run, &what)?;
+        Some(tables)
+    } else {
+        None
+    };
 
     check_key_values(plan, &id)?;
 
-    let (reach, edge_counts) = Spi::connect_mut(|client| {
+    let (reach, edge_counts, trace_report) = Spi::connect_mut(|client| {
         let (reach, edge_counts) = find_rows(client, plan, &id, dry_run)?;
+        let mut trace_report = Vec::new();
         if !reach[0].rows.is_empty() {
             check_delete_conflicts(plan, &edge_counts)?;
-            if !dry_run {
+            if !dry_run || trace_tables.is_some() {
                 let ids = subject_identifiers(client, plan, &reach)?;
                 let _own_writes = guard::engine_writes();
-                apply(client, plan, &reach, &ids)?;
+                if !dry_run {
+                    apply(client, plan, &reach, &ids)?;
+                }
+                // After the erasure: a trace table the erasure also reached is searched as it left it.
+                if let Some(tables) = trace_tables {
+                    let found = traces::search(client, tables, &ids)?;
+                    trace_report = if dry_run {
+                        traces::preview(&found)
+                    } else {
+                        traces::apply(client, &found, &ids)?
+                    };
+                }
             }
         }
-        Ok::<_, GdprError>((reach, edge_counts))
+        Ok::<_, GdprError>((reach, edge_counts, trace_report))
     })?;
 
     let erasure_id = random_uuid();
@@ -283,7 +306,7 @@ fn erase_with(
     let tables = table_report(plan, &reach, &edge_counts);
     let total: usize = reach.iter().map(Reach::count).sum();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let log_tables: serde_json::Map<String, Value> = tables
+    let mut log_tables: serde_json::Map<String, Value> = tables
         .iter()
         .map(|t| {
             (
@@ -292,6 +315,12 @@ fn erase_with(
             )
         })
         .collect();
+    for t in &trace_report {
+        log_tables.insert(
+            format!("{} (traces)", t["table"].as_str().unwrap_or_default()),
+            json!({"action": t["action"], "rows": t["rows"]}),
+        );
+    }
     audit::append(audit::Entry {
         erasure_id: &erasure_id,
         kind,
@@ -301,7 +330,7 @@ fn erase_with(
         tables: Value::Object(log_tables),
         duration_ms,
     })?;
-    Ok(json!({
+    let mut report = json!({
         "erasure_id": erasure_id,
         "kind": kind,
         "subject_id": subject_id,
@@ -309,5 +338,9 @@ fn erase_with(
         "total_rows": total,
         "tables": tables,
         "duration_ms": duration_ms,
-    }))
+    });
+    if with_traces {
+        report["traces"] = Value::Array(trace_report);
+    }
+    Ok(report)
 }

@@ -4,9 +4,9 @@ pub mod erase;
 pub mod graph;
 pub mod guard;
 pub mod identifiers;
-mod lint;
 pub mod plan;
 pub mod reach;
+pub mod traces;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -17,6 +17,12 @@ use crate::error::{GdprError, OrReport};
 fn dry_run_flag(dry_run: Option<bool>) -> bool {
     dry_run.unwrap_or_else(|| {
         GdprError::NullValue("dry_run must be true or false, not NULL".into()).report()
+    })
+}
+
+fn traces_flag(traces: Option<bool>) -> bool {
+    traces.unwrap_or_else(|| {
+        GdprError::NullValue("traces must be true or false, not NULL".into()).report()
     })
 }
 
@@ -31,12 +37,14 @@ fn anonymize_subject(
     kind: Option<&str>,
     id: Option<&str>,
     dry_run: default!(Option<bool>, false),
+    traces: default!(Option<bool>, false),
 ) -> JsonB {
     JsonB(
         erase::erase(
             kind_arg(kind),
             vec![id.map(str::to_string)],
             dry_run_flag(dry_run),
+            traces_flag(traces),
         )
         .or_report(),
     )
@@ -49,12 +57,14 @@ fn anonymize_subject_composite(
     kind: Option<&str>,
     id: Option<Vec<Option<String>>>,
     dry_run: default!(Option<bool>, false),
+    traces: default!(Option<bool>, false),
 ) -> JsonB {
     JsonB(
         erase::erase(
             kind_arg(kind),
             id.unwrap_or_default(),
             dry_run_flag(dry_run),
+            traces_flag(traces),
         )
         .or_report(),
     )
@@ -76,26 +86,6 @@ fn erasure_statements(
 > {
     let plan = cache::plan_for(kind).or_report();
     TableIterator::new(plan::statements(&plan))
-}
-
-/// Problems that make erasures slow or fail: unindexed references, plans that cannot be built.
-#[pg_extern(stable)]
-#[search_path(pg_catalog, pg_temp)]
-fn lint() -> TableIterator<
-    'static,
-    (
-        name!(kind, String),
-        name!(severity, String),
-        name!(object, String),
-        name!(message, String),
-    ),
-> {
-    let findings = lint::lint().or_report();
-    TableIterator::new(
-        findings
-            .into_iter()
-            .map(|f| (f.kind, f.severity.to_string(), f.object, f.message)),
-    )
 }
 
 /// Installs the erased-subject guard on every table reachable from a declared subject (idempotent).

@@ -290,6 +290,7 @@ fn match_values(cols: &[&Column], first: usize) -> String {
 struct Declarations {
     actions: HashMap<pg_sys::Oid, Action>,
     policies: HashMap<pg_sys::Oid, Vec<Policy>>,
+    traces_declared: bool,
 }
 
 fn load_declarations() -> Result<Declarations> {
@@ -307,7 +308,13 @@ fn load_declarations() -> Result<Declarations> {
         }
         Ok::<_, GdprError>(actions)
     })?;
-    Ok(Declarations { actions, policies })
+    let traces_declared =
+        Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM gdpr.trace)")?.unwrap_or(false);
+    Ok(Declarations {
+        actions,
+        policies,
+        traces_declared,
+    })
 }
 
 /// Finds the subject table of `kind`.
@@ -346,11 +353,13 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
     let index: HashMap<pg_sys::Oid, usize> =
         order.iter().enumerate().map(|(i, o)| (*o, i)).collect();
 
-    let needs_identifiers = order.iter().any(|oid| {
-        decl.policies
-            .get(oid)
-            .is_some_and(|ps| ps.iter().any(|(_, strategy, _)| strategy == "scrub"))
-    });
+    // Scrubbed columns replace the subject's identifiers; declared trace columns are searched for them.
+    let needs_identifiers = decl.traces_declared
+        || order.iter().any(|oid| {
+            decl.policies
+                .get(oid)
+                .is_some_and(|ps| ps.iter().any(|(_, strategy, _)| strategy == "scrub"))
+        });
 
     // Per table: identity, the columns other tables reference, and the subject's identifiers to collect.
     let mut tables_info = Vec::new();

@@ -264,7 +264,7 @@ SELECT tgrelid::regclass AS "table", tgname, tgenabled FROM pg_trigger
    AND NOT tgisinternal ORDER BY 1, 2;
 
 -- 12. Grant helpers quote a mixed-case role once.
-SELECT has_function_privilege('regress_DPO', 'gdpr.anonymize_guest(text, boolean)', 'EXECUTE') AS dpo_may_erase;
+SELECT has_function_privilege('regress_DPO', 'gdpr.anonymize_guest(text, boolean, boolean)', 'EXECUTE') AS dpo_may_erase;
 
 SET client_min_messages = warning;
 DROP SCHEMA tr, mal CASCADE;

@@ -2,9 +2,9 @@
 
 use pgrx::prelude::*;
 
-use super::plan::ErasurePlan;
 use crate::cache;
-use crate::error::{GdprError, Result};
+use crate::error::{GdprError, OrReport, Result};
+use crate::subject::plan::ErasurePlan;
 
 pub struct Finding {
     pub kind: String,
@@ -42,7 +42,7 @@ fn lint_plan(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
     Ok(())
 }
 
-pub fn lint() -> Result<Vec<Finding>> {
+pub fn lint_all() -> Result<Vec<Finding>> {
     let kinds: Vec<String> = Spi::connect(|client| {
         let mut kinds = Vec::new();
         for r in client.select("SELECT kind FROM gdpr.subject ORDER BY kind", None, &[])? {
@@ -53,7 +53,10 @@ pub fn lint() -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     for kind in kinds {
         match cache::plan_for(&kind) {
-            Ok(plan) => lint_plan(&plan, &mut out)?,
+            Ok(plan) => {
+                lint_plan(&plan, &mut out)?;
+                lint_find(&plan, &mut out)?;
+            }
             // A plan that cannot be built (renamed column, lost primary key...) is itself the finding.
             Err(e) => out.push(Finding {
                 kind: kind.clone(),
@@ -63,6 +66,7 @@ pub fn lint() -> Result<Vec<Finding>> {
             }),
         }
     }
+    lint_categories(&mut out)?;
     lint_policies(&mut out)?;
     lint_links(&mut out)?;
     lint_guard(&mut out)?;
@@ -134,13 +138,13 @@ fn lint_links(out: &mut Vec<Finding>) -> Result<()> {
 /// Once the erased-subject guard is installed, a reachable table without it (added by a later migration), or
 /// whose guard a table owner disabled, accepts late writes for erased subjects.
 fn lint_guard(out: &mut Vec<Finding>) -> Result<()> {
-    let Ok(tables) = super::guard::guarded_tables() else {
+    let Ok(tables) = crate::subject::guard::guarded_tables() else {
         return Ok(());
     };
     let mut unguarded = Vec::new();
     let mut any = false;
     for oid in tables {
-        match super::guard::trigger_enabled(oid)? {
+        match crate::subject::guard::trigger_enabled(oid)? {
             Some(true) => any = true,
             Some(false) => {
                 any = true;
@@ -197,6 +201,110 @@ fn lint_consent(out: &mut Vec<Finding>) -> Result<()> {
                     "{object} requires consent but {problem}: run gdpr.require_consent again"
                 ),
             });
+        }
+        Ok::<_, GdprError>(())
+    })
+}
+
+/// Problems that make erasures slow or fail: unindexed references, plans that cannot be built.
+#[pg_extern(stable)]
+#[search_path(pg_catalog, pg_temp)]
+fn lint() -> TableIterator<
+    'static,
+    (
+        name!(kind, String),
+        name!(severity, String),
+        name!(object, String),
+        name!(message, String),
+    ),
+> {
+    let findings = lint_all().or_report();
+    TableIterator::new(
+        findings
+            .into_iter()
+            .map(|f| (f.kind, f.severity.to_string(), f.object, f.message)),
+    )
+}
+
+/// Whether the planner can answer `<expr> = <constant>` on `table` from an index (asked with sequential scans
+/// disabled, so any usable index shows), planned as the table's owner.
+fn has_index_for(table: &crate::catalog::introspect::Table, expr: &str) -> Result<bool> {
+    let plan = crate::privilege::as_table_owner(table, "planning a search of", || {
+        Spi::connect_mut(|client| {
+            client.update("SET LOCAL enable_seqscan = off", None, &[])?;
+            let plan = client
+                .select(
+                    &format!(
+                        "EXPLAIN (FORMAT JSON) SELECT 1 FROM {} AS t WHERE {expr} = 'x'",
+                        table.sql_name
+                    ),
+                    None,
+                    &[],
+                )?
+                .first()
+                .get::<pgrx::Json>(1)?
+                .map(|j| j.0.to_string())
+                .unwrap_or_default();
+            Ok::<_, GdprError>(plan)
+        })
+    })?;
+    Ok(plan.contains("Index Scan") || plan.contains("Index Only Scan"))
+}
+
+/// Searches by e-mail, phone, name and identifier (gdpr.find_subjects) that would read a whole table: the
+/// expression index that makes each an index scan.
+fn lint_find(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
+    let cc = crate::request::phone_country_code()?;
+    let categories = ["email", "phone", "name", "identifier"];
+    for t in &plan.tables {
+        for (category, label, expr) in crate::request::find::search_expressions(t, &categories) {
+            let normal = crate::request::find::normal_form(category, &expr, &cc);
+            if has_index_for(&t.table, &normal)? {
+                continue;
+            }
+            let indexed = normal.replace("t.", "");
+            out.push(Finding {
+                kind: plan.kind.clone(),
+                severity: "info",
+                object: format!("{}({label})", t.table.display),
+                message: format!(
+                    "finding a {} by {category} reads all of {}: CREATE INDEX ON {} (({indexed}))",
+                    plan.kind, t.table.display, t.table.sql_name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Policies of category `other` on columns whose name says what they hold: with the category option they
+/// are found, exported and searched for as what they are.
+fn lint_categories(out: &mut Vec<Finding>) -> Result<()> {
+    Spi::connect(|client| {
+        for r in client.select(
+            "SELECT tbl::regclass::text, col::text, strategy FROM gdpr.pii_policy
+              WHERE category = 'other' AND strategy <> 'keep' ORDER BY 1, 2",
+            None,
+            &[],
+        )? {
+            let (Some(table), Some(col), Some(strategy)) = (
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
+            ) else {
+                continue;
+            };
+            if let Some(category) = crate::strategy::category::suggested_by_name(&col) {
+                out.push(Finding {
+                    kind: "category".into(),
+                    severity: "info",
+                    object: format!("{table}.{col}"),
+                    message: format!(
+                        "the policy {strategy} has category other, but the column looks like {category}: declare it \
+                         with '{{\"category\": \"{category}\"}}' to have it found, exported and located as such"
+                    ),
+                });
+            }
         }
         Ok::<_, GdprError>(())
     })
