@@ -51,6 +51,24 @@ SELECT kind, subject_id, dry_run, rows_total, tables, erased_by = current_user A
 \i examples/chat/declare.sql
 \i examples/chat/data.sql
 
+-- An export reaches exactly what an erasure reaches: per table, the rows exported and the rows a dry run
+-- reports, for every guest and every session; export_rows streams the same rows.
+SELECT count(*) AS guests_compared, count(*) FILTER (WHERE exported IS DISTINCT FROM dry_run) AS differing,
+       count(*) FILTER (WHERE streamed <> total) AS streamed_differently
+  FROM (SELECT (SELECT jsonb_object_agg(t->>'table', (t->>'row_count')::int)
+                  FROM jsonb_array_elements(gdpr.export_guest(g.id)->'tables') t) AS exported,
+               (SELECT jsonb_object_agg(t->>'table', (t->>'rows')::int)
+                  FROM jsonb_array_elements(d->'tables') t) AS dry_run,
+               (SELECT count(*) FROM gdpr.export_rows('guest', g.id::text)) AS streamed,
+               (d->>'total_rows')::bigint AS total
+          FROM chat.guests g, gdpr.anonymize_guest(g.id, dry_run => true) d) s;
+SELECT count(*) AS sessions_compared, count(*) FILTER (WHERE exported IS DISTINCT FROM dry_run) AS differing
+  FROM (SELECT (SELECT jsonb_object_agg(t->>'table', (t->>'row_count')::int)
+                  FROM jsonb_array_elements(gdpr.export_session(cs.id)->'tables') t) AS exported,
+               (SELECT jsonb_object_agg(t->>'table', (t->>'rows')::int)
+                  FROM jsonb_array_elements(gdpr.anonymize_session(cs.id, dry_run => true)->'tables') t) AS dry_run
+          FROM chat.chat_sessions cs) s;
+
 -- Everything guest 20 gave us, before.
 CREATE TABLE era.pii_20 AS
 SELECT v FROM (
