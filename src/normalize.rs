@@ -1,19 +1,324 @@
 //! How people write the same e-mail, phone number or name differently: the normal forms `gdpr.find_subjects`
 //! compares (IMMUTABLE SQL functions, so that expression indexes serve them) and the folding `gdpr.locate`
 //! searches free text in.
-// TEMP stubs until the helper's branch is merged.
+
+use deunicode::deunicode_char;
+use pgrx::prelude::*;
+
+use crate::error::{GdprError, OrReport, Result};
+
+/// Lets a cancel or `statement_timeout` stop a loop over user text. (Plain unit tests run outside a backend.)
+#[inline]
+pub(crate) fn check_interrupts() {
+    #[cfg(not(test))]
+    pgrx::check_for_interrupts!();
+}
+
+/// Counts the steps of a loop over user text and looks for a cancel every few thousand: often enough to stop
+/// within milliseconds, rarely enough to cost nothing.
+#[derive(Default)]
+pub(crate) struct Steps(usize);
+
+impl Steps {
+    #[inline]
+    pub(crate) fn step(&mut self) {
+        self.0 += 1;
+        if self.0.is_multiple_of(4096) {
+            check_interrupts();
+        }
+    }
+}
+
+/// Trimmed and lower-cased: mail servers treat the local part case-insensitively in practice.
 pub fn email(s: &str) -> Option<String> {
-    Some(s.trim().to_lowercase())
+    let lower = s.trim().to_lowercase();
+    (!lower.is_empty()).then_some(lower)
 }
+
+/// Logins and external ids: trimmed and lower-cased, like e-mails.
 pub fn identifier(s: &str) -> Option<String> {
-    Some(s.trim().to_lowercase())
+    email(s)
 }
+
+/// Case, accents and word order ignored: "NOVAK jan" and "Jan Novák" are the same person's name.
 pub fn name(s: &str) -> Option<String> {
-    Some(s.trim().to_lowercase())
+    let folded = fold(s);
+    let mut words: Vec<&str> = words(&folded.text).collect();
+    if words.is_empty() {
+        return None;
+    }
+    words.sort_unstable();
+    Some(words.join(" "))
 }
-pub fn phone(s: &str, _cc: &str) -> Option<String> {
-    Some(s.to_string())
+
+/// The words of a folded text: every character that is not a letter or a digit separates two.
+pub(crate) fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
-pub fn country_code(cc: &str) -> crate::error::Result<&str> {
-    Ok(cc)
+
+/// The international form as digits only, so that "+420 600 316 760", "00420600316760" and "600-316-760"
+/// (with country code 420) compare equal. `None` with fewer than 4 digits: not a phone number.
+pub fn phone(s: &str, country_code: &str) -> Option<String> {
+    let mut digits = String::new();
+    let mut steps = Steps::default();
+    for c in s.chars() {
+        steps.step();
+        if c.is_ascii_digit() {
+            digits.push(c);
+        }
+    }
+    if digits.len() < 4 {
+        return None;
+    }
+    let international = if s.trim_start().starts_with('+') {
+        digits
+    } else if let Some(without_prefix) = digits.strip_prefix("00") {
+        without_prefix.to_string()
+    } else if digits.starts_with(country_code) && digits.len() >= country_code.len() + 8 {
+        // An international number written without "+" or "00".
+        digits
+    } else if let Some(national) = digits.strip_prefix('0') {
+        // The trunk prefix is dialled only within the country.
+        format!("{country_code}{national}")
+    } else {
+        format!("{country_code}{digits}")
+    };
+    Some(international)
+}
+
+/// The country code numbers written without one are assumed to be in: 1 to 3 digits.
+pub fn country_code(cc: &str) -> Result<&str> {
+    if (1..=3).contains(&cc.len()) && cc.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(cc)
+    } else {
+        Err(GdprError::InvalidParameter(format!(
+            "country code \"{cc}\" must be 1 to 3 digits, e.g. 420"
+        )))
+    }
+}
+
+/// A text folded for searching (lower-cased, accents and ligatures transliterated, whitespace runs collapsed),
+/// with the way back to the original: a match in the folded text must be replaced in the original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folded {
+    pub text: String,
+    /// `origin[i]`: the byte offset in the original text of the character that produced folded byte `i`;
+    /// `origin[text.len()]` is the original text's length.
+    pub origin: Vec<usize>,
+}
+
+impl Folded {
+    /// The original byte range of the characters that produced folded bytes `start..end`. A character that
+    /// produced nothing (a combining accent, a collapsed space) goes with the character before it.
+    /// Panics unless `start <= end <= self.text.len()`.
+    pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+        let original_start = self.origin[start];
+        if end <= start {
+            return (original_start, original_start);
+        }
+        let last_char = self.origin[end - 1];
+        // The last character ends where the next character that produced something starts.
+        let original_end = self.origin[end..]
+            .iter()
+            .copied()
+            .find(|&o| o > last_char)
+            .unwrap_or(last_char);
+        (original_start, original_end)
+    }
+}
+
+/// Folds `text`: lower-cased, each non-ASCII character transliterated by `deunicode` (kept, lower-cased,
+/// when it has no transliteration), every run of whitespace one space.
+pub fn fold(text: &str) -> Folded {
+    let mut folded = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len() + 1);
+    let mut steps = Steps::default();
+    let mut push = |c: char, at: usize, folded: &mut String| {
+        if c.is_whitespace() {
+            if folded.ends_with(' ') {
+                return;
+            }
+            folded.push(' ');
+        } else {
+            folded.push(c);
+        }
+        origin.resize(folded.len(), at);
+    };
+    for (at, c) in text.char_indices() {
+        steps.step();
+        if c.is_ascii() {
+            push(c.to_ascii_lowercase(), at, &mut folded);
+        } else if c.is_whitespace() {
+            push(' ', at, &mut folded);
+        } else if let Some(ascii) = deunicode_char(c) {
+            for a in ascii.chars() {
+                push(a.to_ascii_lowercase(), at, &mut folded);
+            }
+        } else {
+            for l in c.to_lowercase() {
+                push(l, at, &mut folded);
+            }
+        }
+    }
+    origin.push(text.len());
+    Folded {
+        text: folded,
+        origin,
+    }
+}
+
+/// `gdpr.normalize_email(text)`: the form e-mails are compared in.
+#[pg_extern(name = "normalize_email", immutable, parallel_safe)]
+fn normalize_email(email: &str) -> Option<String> {
+    self::email(email)
+}
+
+/// `gdpr.normalize_identifier(text)`: the form logins and external ids are compared in.
+#[pg_extern(name = "normalize_identifier", immutable, parallel_safe)]
+fn normalize_identifier(identifier: &str) -> Option<String> {
+    self::identifier(identifier)
+}
+
+/// `gdpr.normalize_name(text)`: the form names are compared in (case, accents and word order ignored).
+#[pg_extern(name = "normalize_name", immutable, parallel_safe)]
+fn normalize_name(name: &str) -> Option<String> {
+    self::name(name)
+}
+
+/// `gdpr.normalize_phone(phone, country_code)`: the international form as digits only.
+#[pg_extern(name = "normalize_phone", immutable, parallel_safe)]
+fn normalize_phone(phone: &str, country_code: default!(&str, "'420'")) -> Option<String> {
+    let country_code = self::country_code(country_code).or_report();
+    self::phone(phone, country_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_identifiers_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            email("  Jan.Novak@Example.CZ \n").as_deref(),
+            Some("jan.novak@example.cz")
+        );
+        assert_eq!(
+            email("ŽOFIE@Příklad.cz").as_deref(),
+            Some("žofie@příklad.cz")
+        );
+        assert_eq!(email("   "), None);
+        assert_eq!(email(""), None);
+        assert_eq!(identifier(" JNovak42 ").as_deref(), Some("jnovak42"));
+        assert_eq!(identifier("\t"), None);
+    }
+
+    #[test]
+    fn names_ignore_case_accents_and_word_order() {
+        assert_eq!(name("NOVAK jan").as_deref(), Some("jan novak"));
+        assert_eq!(name("Jan Novák"), name("NOVAK jan"));
+        assert_eq!(name("  Novák,   Jan ").as_deref(), Some("jan novak"));
+        assert_eq!(name("Łukasz Żółć").as_deref(), Some("lukasz zolc"));
+        assert_eq!(name("Straße").as_deref(), Some("strasse"));
+        assert_eq!(
+            name("Jana Nováková-Dvořáková").as_deref(),
+            Some("dvorakova jana novakova")
+        );
+        // Decomposed accents (a + combining acute) fold like precomposed ones.
+        assert_eq!(name("Nova\u{301}k Jan").as_deref(), Some("jan novak"));
+        assert_eq!(name(" -, "), None);
+        assert_eq!(name(""), None);
+    }
+
+    #[test]
+    fn phones_in_every_written_form_give_the_international_digits() {
+        for written in [
+            "+420 600 316 760",
+            "00420600316760",
+            "420600316760",
+            "600 316 760",
+            "600-316-760",
+            "(600) 316 760",
+            "0600316760",
+            " +420-600-316-760 ",
+        ] {
+            assert_eq!(
+                phone(written, "420").as_deref(),
+                Some("420600316760"),
+                "{written}"
+            );
+        }
+        assert_eq!(
+            phone("+48 601 234 567", "420").as_deref(),
+            Some("48601234567")
+        );
+        assert_eq!(phone("601 234 567", "48").as_deref(), Some("48601234567"));
+        // Too short for "an international number without +": the country code is prepended.
+        assert_eq!(phone("4206003", "420").as_deref(), Some("4204206003"));
+        assert_eq!(phone("123", "420"), None);
+        assert_eq!(phone("call me", "420"), None);
+        assert_eq!(phone("", "420"), None);
+    }
+
+    #[test]
+    fn country_codes_are_one_to_three_digits() {
+        assert_eq!(country_code("420").unwrap(), "420");
+        assert_eq!(country_code("1").unwrap(), "1");
+        for bad in ["", "4200", "+420", "CZ", "42 "] {
+            let err = country_code(bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("gdpr: country code \"{bad}\" must be 1 to 3 digits, e.g. 420")
+            );
+            assert!(matches!(err, GdprError::InvalidParameter(_)));
+        }
+    }
+
+    #[test]
+    fn folding_maps_back_to_the_original_text() {
+        let text = "Jan  NOVÁK\t\n bydlí v Straße";
+        let f = fold(text);
+        assert_eq!(f.text, "jan novak bydli v strasse");
+        assert_eq!(f.origin.len(), f.text.len() + 1);
+        assert_eq!(*f.origin.last().unwrap(), text.len());
+        let span = |needle: &str| {
+            let at = f.text.find(needle).unwrap();
+            let (s, e) = f.original_span(at, at + needle.len());
+            &text[s..e]
+        };
+        assert_eq!(span("novak"), "NOVÁK");
+        assert_eq!(span("jan novak"), "Jan  NOVÁK");
+        assert_eq!(span("novak bydli"), "NOVÁK\t\n bydlí");
+        assert_eq!(span("strasse"), "Straße");
+        // Half of the "ss" that 'ß' became still covers the whole 'ß'.
+        assert_eq!(span("stras"), "Straß");
+        assert_eq!(span("asse"), "aße");
+        assert_eq!(f.original_span(3, 3), (3, 3));
+    }
+
+    #[test]
+    fn folding_keeps_characters_without_transliteration_and_drops_combining_marks() {
+        let text = "A\u{E000}B e\u{301}x";
+        let f = fold(text);
+        assert_eq!(f.text, "a\u{E000}b ex");
+        let at = f.text.find('e').unwrap();
+        let (s, e) = f.original_span(at, at + 1);
+        assert_eq!(&text[s..e], "e\u{301}");
+        let (s, e) = f.original_span(1, 1 + '\u{E000}'.len_utf8());
+        assert_eq!(&text[s..e], "\u{E000}");
+        let empty = fold("");
+        assert_eq!(empty.text, "");
+        assert_eq!(empty.origin, vec![0]);
+    }
+
+    #[test]
+    fn folding_turns_unusual_whitespace_into_one_space() {
+        let f = fold("a\u{A0}\u{200B} \u{2028}b");
+        assert_eq!(f.text, "a b");
+        assert_eq!(
+            f.original_span(0, 3),
+            (0, "a\u{A0}\u{200B} \u{2028}b".len())
+        );
+    }
 }
