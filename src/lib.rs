@@ -19,6 +19,7 @@ pub mod cache;
 pub mod catalog;
 pub mod consent;
 pub mod error;
+mod interrupts;
 pub mod key;
 pub mod lint;
 pub mod normalize;
@@ -40,7 +41,7 @@ pub extern "C-unwind" fn _PG_init() {
     // server's environment) must never be appended to their DETAIL. The backend is single-threaded here.
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     cache::register_invalidation_callback();
-    request::init();
+    normalize::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -254,7 +254,7 @@ fn has_index_for(table: &crate::catalog::introspect::Table, expr: &str) -> Resul
 /// Searches by e-mail, phone, name and identifier (gdpr.find_subjects) that would read a whole table: the
 /// expression index that makes each an index scan.
 fn lint_find(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
-    let cc = crate::request::phone_country_code()?;
+    let cc = crate::normalize::phone_country_code()?;
     let categories = ["email", "phone", "name", "identifier"];
     for t in &plan.tables {
         for (category, label, expr) in crate::request::find::search_expressions(t, &categories) {

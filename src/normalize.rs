@@ -2,32 +2,15 @@
 //! compares (IMMUTABLE SQL functions, so that expression indexes serve them) and the folding `gdpr.locate`
 //! searches free text in.
 
+use std::ffi::CString;
+
 use deunicode::deunicode_char;
 use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 use crate::error::{GdprError, OrReport, Result};
 
-/// Lets a cancel or `statement_timeout` stop a loop over user text. (Plain unit tests run outside a backend.)
-#[inline]
-pub(crate) fn check_interrupts() {
-    #[cfg(not(test))]
-    pgrx::check_for_interrupts!();
-}
-
-/// Counts the steps of a loop over user text and looks for a cancel every few thousand: often enough to stop
-/// within milliseconds, rarely enough to cost nothing.
-#[derive(Default)]
-pub(crate) struct Steps(usize);
-
-impl Steps {
-    #[inline]
-    pub(crate) fn step(&mut self) {
-        self.0 += 1;
-        if self.0.is_multiple_of(4096) {
-            check_interrupts();
-        }
-    }
-}
+use crate::interrupts::Steps;
 
 /// Trimmed and lower-cased: mail servers treat the local part case-insensitively in practice.
 pub fn email(s: &str) -> Option<String> {
@@ -192,6 +175,31 @@ fn normalize_name(name: &str) -> Option<String> {
 fn normalize_phone(phone: &str, country_code: default!(&str, "'420'")) -> Option<String> {
     let country_code = self::country_code(country_code).or_report();
     self::phone(phone, country_code)
+}
+
+/// The country whose national phone numbers are written without a prefix (`600 316 760` is `+420600316760`).
+static PHONE_COUNTRY_CODE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"420"));
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"gdpr.phone_country_code",
+        c"Country calling code of national phone numbers (without + or 00).",
+        c"gdpr.find_subjects and gdpr.locate read a phone number written without an international prefix as \
+          one of this country; expression indexes must use the same code (see gdpr.lint()).",
+        &PHONE_COUNTRY_CODE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The configured country code, validated.
+pub fn phone_country_code() -> Result<String> {
+    let value = PHONE_COUNTRY_CODE
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    country_code(&value).map(str::to_string)
 }
 
 #[cfg(test)]

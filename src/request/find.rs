@@ -88,9 +88,15 @@ pub fn search_expressions(
     out
 }
 
+/// A normal form, given the phone country code.
+type Normalizer = fn(&str, &str) -> Option<String>;
+
+/// Per subject: the criteria it matched, and where (category, table, column).
+type Matched = (HashSet<usize>, BTreeSet<(String, String, String)>);
+
 fn criteria(function: &str, given: &Given<'_>, cc: &str) -> Result<Vec<Criterion>> {
     let mut out = Vec::new();
-    let fields: [(&'static str, Option<&str>, fn(&str, &str) -> Option<String>); 4] = [
+    let fields: [(&'static str, Option<&str>, Normalizer); 4] = [
         ("email", given.email, |v, _| normalize::email(v)),
         ("phone", given.phone, normalize::phone),
         ("name", given.name, |v, _| normalize::name(v)),
@@ -196,7 +202,7 @@ fn subject_key(plan: &ErasurePlan, row: &Row) -> String {
 /// Candidates for what a person gave: (subject id, score = criteria matched, where they matched), best first.
 pub fn find(kind: &str, given: &Given<'_>) -> Result<Vec<(String, i32, Value)>> {
     let function = format!("find_subjects({kind})");
-    let cc = super::phone_country_code()?;
+    let cc = crate::normalize::phone_country_code()?;
     let criteria = criteria(&function, given, &cc)?;
     let plan = cache::plan_for(kind)?;
     let searches = searches(&plan, &criteria, &cc);
@@ -215,8 +221,7 @@ pub fn find(kind: &str, given: &Given<'_>) -> Result<Vec<(String, i32, Value)>> 
         })
         .collect();
     // Per subject: the criteria it matched and where.
-    let mut found: BTreeMap<String, (HashSet<usize>, BTreeSet<(String, String, String)>)> =
-        BTreeMap::new();
+    let mut found: BTreeMap<String, Matched> = BTreeMap::new();
     Spi::connect_mut(|client| {
         for search in &searches {
             let args: Vec<DatumWithOid<'_>> = values.iter().map(|v| (*v).into()).collect();

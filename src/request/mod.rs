@@ -4,39 +4,11 @@
 pub mod export;
 pub mod find;
 pub mod locate;
-pub mod matcher;
-
-use std::ffi::CString;
 
 use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
+use pgrx::JsonB;
 
-use crate::error::{OrReport, Result};
-
-/// The country whose national phone numbers are written without a prefix (`600 316 760` is `+420600316760`).
-static PHONE_COUNTRY_CODE: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(Some(c"420"));
-
-pub fn init() {
-    GucRegistry::define_string_guc(
-        c"gdpr.phone_country_code",
-        c"Country calling code of national phone numbers (without + or 00).",
-        c"gdpr.find_subjects and gdpr.locate read a phone number written without an international prefix as \
-          one of this country; expression indexes must use the same code (see gdpr.lint()).",
-        &PHONE_COUNTRY_CODE,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-}
-
-/// The configured country code, validated.
-pub fn phone_country_code() -> Result<String> {
-    let value = PHONE_COUNTRY_CODE
-        .get()
-        .map(|c| c.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    crate::normalize::country_code(&value).map(str::to_string)
-}
+use crate::error::OrReport;
 
 /// Subjects of `kind` whose declared e-mail, phone, name or identifier matches what a person gave.
 #[pg_extern(stable)]

@@ -24,6 +24,7 @@ mod mask;
 mod null;
 pub mod pseudonym;
 mod scrub;
+pub mod trace_matcher;
 
 pub type Options = Map<String, Value>;
 

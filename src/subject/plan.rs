@@ -340,6 +340,9 @@ fn position(fetched: &mut Vec<Column>, col: &Column) -> usize {
     }
 }
 
+/// An edge's referencing and referenced column expressions and its discriminator column (name, type).
+type EdgeColumns = (Vec<String>, Vec<String>, Option<(String, String)>);
+
 /// The erasure plan of a declared subject kind.
 pub fn build(kind: &str) -> Result<ErasurePlan> {
     build_rooted(kind, subject_table(kind)?)
@@ -457,7 +460,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
     }
     // For select_parents: per edge, the child's referencing columns, the parent's referenced columns and the
     // discriminator column, quoted.
-    let mut edge_columns: Vec<(Vec<String>, Vec<String>, Option<(String, String)>)> = Vec::new();
+    let mut edge_columns: Vec<EdgeColumns> = Vec::new();
     for ((r, _, parent, _, disc_col), child_cols) in edges.iter().zip(&edge_child_cols) {
         let parent_cols = introspect::columns(&tables_info[*parent].0, &r.parent_cols)?;
         // Same types compare directly (the parent's key index serves it); a link between different types

@@ -14,7 +14,7 @@ use super::reach::{execute, fetch};
 use crate::catalog::traces::{self, TraceAction, TraceTable};
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_table_owner, require_privileges, Privilege};
-use crate::request::matcher::TraceMatcher;
+use crate::strategy::trace_matcher::TraceMatcher;
 use crate::strategy::SubjectIdentifiers;
 
 /// Rows fetched per round trip while a trace table is searched, and how often progress is reported.
@@ -181,7 +181,7 @@ pub fn search(
     tables: Vec<TraceTable>,
     ids: &SubjectIdentifiers,
 ) -> Result<Traces> {
-    let matcher = TraceMatcher::new(ids, &crate::request::phone_country_code()?)?;
+    let matcher = TraceMatcher::new(ids, &crate::normalize::phone_country_code()?)?;
     let mut located = Vec::new();
     if !matcher.is_empty() {
         let prefilter = matcher.prefilter();
@@ -205,7 +205,7 @@ pub fn apply(
     traces: &Traces,
     ids: &SubjectIdentifiers,
 ) -> Result<Vec<Value>> {
-    let matcher = TraceMatcher::new(ids, &crate::request::phone_country_code()?)?;
+    let matcher = TraceMatcher::new(ids, &crate::normalize::phone_country_code()?)?;
     let mut report = Vec::new();
     for (index, t) in traces.tables.iter().enumerate() {
         let rows: Vec<&Located> = traces.located.iter().filter(|l| l.trace == index).collect();

@@ -14,7 +14,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use deunicode::deunicode_char;
 
 use crate::error::{GdprError, Result};
-use crate::normalize::{self, check_interrupts, fold, Folded, Steps};
+use crate::interrupts::{check_interrupts, Steps};
+use crate::normalize::{self, fold, Folded};
 use crate::strategy::SubjectIdentifiers;
 
 /// A found identifier: byte offsets in the original text.
