@@ -136,6 +136,7 @@ pub fn identifier_kind_of_policy(strategy: &str, column: &str, options: &Options
         Some("phone") => "phone",
         Some("name") => "name",
         Some("address") => "address",
+        Some("identifier") => "identifier",
         _ => identifier_kind(strategy, column),
     }
 }

@@ -27,6 +27,21 @@ impl Collector {
         }
     }
 
+    /// A first and a last name kept in two columns are one name too ("Jana Nováková"): what a person writes,
+    /// and what `gdpr.locate` needs (it looks for names of two words or more).
+    fn add_full_name<'a>(
+        &mut self,
+        columns: impl Iterator<Item = (&'a IdentifierColumn, &'a Option<String>)>,
+    ) {
+        let parts: Vec<&str> = columns
+            .filter(|(c, _)| c.kind == "name" && !c.json)
+            .filter_map(|(_, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()))
+            .collect();
+        if parts.len() > 1 {
+            self.add(parts.join(" "), "name");
+        }
+    }
+
     /// A column's text; for json columns every string inside (but those a `jsonb` policy keeps), typed by
     /// its key when the key says more ("address", "email") than the column's name.
     fn add_column(&mut self, text: &str, column: &IdentifierColumn) -> Result<()> {
@@ -72,6 +87,12 @@ pub fn subject_identifiers(
                     found.add_column(text, column)?;
                 }
             }
+            found.add_full_name(
+                table
+                    .identifier_columns
+                    .iter()
+                    .map(|c| (c, &row[c.position + 2])),
+            );
         }
     }
     for source in &plan.identifier_sources {
@@ -89,6 +110,7 @@ pub fn subject_identifiers(
                     found.add_column(text, column)?;
                 }
             }
+            found.add_full_name(source.columns.iter().map(|c| (c, &row[c.position])));
         }
     }
     Ok(found.ids)

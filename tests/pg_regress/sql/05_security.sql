@@ -111,8 +111,8 @@ SELECT c.relname AS public_readable FROM pg_class c
 SELECT c.relname AS public_writable FROM pg_class c
  WHERE c.relnamespace = 'gdpr'::regnamespace AND c.relkind = 'r'
    AND has_table_privilege('regress_intruder', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') ORDER BY 1;
--- No setting carries anything of ours.
-SELECT count(*) AS gdpr_settings FROM pg_settings WHERE name LIKE 'gdpr%';
+-- No setting carries anything of ours (the only one is the phone country code find and locate use).
+SELECT name, setting FROM pg_settings WHERE name LIKE 'gdpr%';
 SELECT count(*) AS role_db_settings FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE c LIKE 'gdpr%';
 
 DROP FUNCTION public.unnest(anyarray), public.format(text, text), public.textanycat(text, anynonarray);

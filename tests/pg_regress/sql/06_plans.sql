@@ -75,6 +75,6 @@ SELECT kind, severity, message FROM gdpr.lint();
 SELECT regress.try($$SELECT gdpr.anonymize_subject('plan_guest', '9')$$);
 SELECT gdpr.undeclare_pii('plans.reactions', 'emoji');
 SELECT gdpr.declare_pii('plans.reactions', 'reaction', 'null');
-SELECT count(*) AS findings FROM gdpr.lint();
+SELECT count(*) AS findings FROM gdpr.lint() WHERE severity <> 'info';
 SELECT (gdpr.anonymize_subject('plan_guest', '9')->>'total_rows')::int AS rows;
 DROP SCHEMA plans CASCADE;
