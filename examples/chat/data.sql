@@ -103,4 +103,14 @@ SELECT 'Guest', g.id, 1 + g.id % 20, 'VIP customer ' || g.name FROM chat.guests 
 INSERT INTO chat.notes (record_type, record_id, created_by, body)
 SELECT 'ChatSession', cs.id, 1, 'Escalated session of ' || g.email
   FROM chat.chat_sessions cs JOIN chat.guests g ON g.id = cs.guest_id WHERE cs.id % 9 = 0;
+
+-- Calls: every fifth guest phoned (the PBX writes the number as digits, without "+"); some callers are unknown.
+INSERT INTO chat.call_log (at, payload)
+SELECT g.created_at + interval '1 hour',
+       'caller: ' || regexp_replace(g.phone, '[^0-9]', '', 'g') || E'\nqueue: ' ||
+       (array['sales','support'])[1 + g.id % 2] || E'\nduration: ' || (30 + g.id % 300)
+  FROM chat.guests g WHERE g.id % 5 = 0;
+INSERT INTO chat.call_log (at, payload)
+SELECT now() - (i || ' hours')::interval, 'caller: 4207' || lpad(i::text, 8, '0') || E'\nqueue: sales\nduration: 12'
+  FROM generate_series(1, 20) i;
 ANALYZE;

@@ -48,3 +48,6 @@ SELECT g.id, g.name, g.email, m.consent_id, m.granted_at
 
 -- Late writes for an erased guest or session (a message from a chat window still open) are refused.
 SELECT count(*) AS guarded_tables FROM gdpr.guard_erased_subjects();
+
+-- Columns that may hold a person's identifiers with no key tying the row to them: searched in full.
+SELECT gdpr.declare_traces('chat.call_log', '{payload}', 'scrub');

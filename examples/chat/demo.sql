@@ -1,6 +1,32 @@
--- The demo: one guest's rows in every table, before and after gdpr.anonymize_guest.
+-- The demo: a person's request, end to end. They write with their e-mail in capitals and their phone in another
+-- format than the one stored; the DBA finds them, shows them what is held about them, erases it (traces in the
+-- call log included), and proves nothing is left. Then: late writes refused, consent enforced.
 \pset footer off
-\set guest 40
+
+\echo
+\echo '=== A person writes: "Delete everything you have about me. GUEST40@MAIL.EXAMPLE, 00420 600 316 760" ==='
+\echo '--- gdpr.find_guests: which guest is it? (e-mail trimmed and case-insensitive, phone by its digits)'
+SELECT subject_id, score,
+       (SELECT string_agg((m->>'category') || ' in ' || (m->>'table') || '.' || (m->>'column'), ', ')
+          FROM jsonb_array_elements(matches) m) AS "matched (where, never what)"
+  FROM gdpr.find_guests(email => ' GUEST40@MAIL.EXAMPLE ', phone => '00420 600 316 760');
+SELECT subject_id AS guest FROM gdpr.find_guests(email => ' GUEST40@MAIL.EXAMPLE ', phone => '00420 600 316 760')
+ ORDER BY score DESC LIMIT 1 \gset
+
+\echo
+\echo '--- gdpr.export_guest: what we hold about them (right of access; the full document is JSON, summarised here)'
+SELECT t->>'table' AS "table", t->>'row_count' AS rows, t->>'path' AS "reached through",
+       (SELECT string_agg(DISTINCT c.value #>> '{}', ', ') FROM jsonb_each(t->'categories') c) AS categories
+  FROM jsonb_array_elements(gdpr.export_guest(:guest)->'tables') t;
+SELECT e->'categories' AS "categories of personal data", jsonb_array_length(e->'consents') AS consents,
+       pg_size_pretty(octet_length(e::text)::bigint) AS "export size"
+  FROM gdpr.export_guest(:guest) e;
+
+\echo
+\echo '--- gdpr.locate: rows no key ties to them, holding their identifiers (the call log stores the number as digits)'
+SELECT table_name, row_key, columns, categories FROM gdpr.locate('guest', :'guest');
+SELECT payload AS "call log entry" FROM chat.call_log
+ WHERE id IN (SELECT (row_key->>'id')::bigint FROM gdpr.locate('guest', :'guest'));
 \set show_rows 'SELECT ''guests'' AS "table", g::text AS "row" FROM chat.guests g WHERE id = :guest UNION ALL SELECT ''chat_sessions'', s::text FROM chat.chat_sessions s WHERE guest_id = :guest UNION ALL (SELECT ''messages'', m::text FROM chat.messages m JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest ORDER BY m.session_id, m.id LIMIT 8) UNION ALL SELECT ''attachments'', a::text FROM chat.attachments a JOIN chat.messages m ON m.id = a.message_id JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :guest UNION ALL SELECT ''offline_leads'', l::text FROM chat.offline_leads l WHERE guest_id = :guest UNION ALL SELECT ''visitor_events'', e::text FROM chat.visitor_events e WHERE guest_ref = :guest UNION ALL SELECT ''notes'', n::text FROM chat.notes n WHERE record_type = ''Guest'' AND record_id = :guest'
 
 \echo
@@ -31,8 +57,14 @@ SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows, t->>'
   FROM jsonb_array_elements(gdpr.anonymize_guest(:guest, dry_run => true)->'tables') t;
 
 \echo
-\echo '=== SELECT gdpr.anonymize_guest(' :guest ') ==='
-SELECT jsonb_pretty(gdpr.anonymize_guest(:guest)) AS report;
+\echo '=== SELECT gdpr.anonymize_guest(' :guest ', traces => true) ==='
+SELECT gdpr.anonymize_guest(:guest, traces => true) AS report \gset
+SELECT 'reached' AS "how", t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows,
+       t->'columns' AS columns
+  FROM jsonb_array_elements(:'report'::jsonb->'tables') t
+UNION ALL
+SELECT 'trace', t->>'table', t->>'action', t->>'rows', t->'columns'
+  FROM jsonb_array_elements(:'report'::jsonb->'traces') t;
 
 \echo
 \echo '=== Guest' :guest 'after the erasure ==='
@@ -42,6 +74,10 @@ SELECT jsonb_pretty(gdpr.anonymize_guest(:guest)) AS report;
 \echo '=== Values the guest gave us still found in any row tied to them (before: all of them; expect 0) ==='
 SELECT (SELECT count(*) FROM given) AS "values given",
        (SELECT count(*) FROM given WHERE EXISTS (SELECT 1 FROM guest_rows WHERE r LIKE '%' || v || '%')) AS "still present";
+\echo
+\echo '=== gdpr.locate finds nothing left; the call log keeps the call, without the number ==='
+SELECT count(*) AS "traces left" FROM gdpr.locate('guest', :'guest');
+SELECT payload AS "call log entry now" FROM chat.call_log WHERE payload LIKE '%[phone]%';
 \echo
 \echo '=== The guest who referred them (reference excluded by the migration) is untouched ==='
 SELECT id, name, email FROM chat.guests WHERE id = (SELECT referred_by_id FROM chat.guests WHERE id = :guest);

@@ -107,3 +107,12 @@ CREATE TABLE chat.notes (
     body        text NOT NULL
 );
 CREATE INDEX ON chat.notes (record_type, record_id);
+
+-- The phone system's call log: the caller's number inside a YAML-like payload, written without "+", tied to no
+-- guest by any key. gdpr.declare_traces (declare.sql) makes gdpr.locate and anonymize_guest(..., traces => true)
+-- search it for a guest's numbers, e-mails and names.
+CREATE TABLE chat.call_log (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at          timestamptz NOT NULL,
+    payload     text NOT NULL
+);

@@ -657,7 +657,8 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         });
         let delete_sql = format!("DELETE FROM {} AS t WHERE {identity_pred}", table.sql_name);
         let mut categories = Vec::new();
-        for (col_name, strategy_name, options) in policies {
+        // `keep` declares a column not personal: no category of personal data.
+        for (col_name, strategy_name, options) in policies.iter().filter(|(_, s, _)| s != "keep") {
             let column = introspect::column(&table, col_name)?;
             let category =
                 strategy::category::of_policy(&table.display, &column, strategy_name, options)?;
