@@ -71,6 +71,20 @@ pub fn phone(s: &str, country_code: &str) -> Option<String> {
     Some(international)
 }
 
+/// Percent-encoding as forms and URLs write it (unreserved characters kept).
+pub(crate) fn url_encoded(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// The country code numbers written without one are assumed to be in: 1 to 3 digits.
 pub fn country_code(cc: &str) -> Result<&str> {
     if (1..=3).contains(&cc.len()) && cc.bytes().all(|b| b.is_ascii_digit()) {
@@ -267,6 +281,16 @@ mod tests {
         assert_eq!(phone("123", "420"), None);
         assert_eq!(phone("call me", "420"), None);
         assert_eq!(phone("", "420"), None);
+    }
+
+    #[test]
+    fn url_encoding_keeps_unreserved_characters() {
+        assert_eq!(url_encoded("Jan.Novak_1~x-y"), "Jan.Novak_1~x-y");
+        assert_eq!(
+            url_encoded("o'brien+tag@příklad.cz"),
+            "o%27brien%2Btag%40p%C5%99%C3%ADklad.cz"
+        );
+        assert_eq!(url_encoded("a b"), "a%20b");
     }
 
     #[test]

@@ -8,20 +8,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::{check_interrupts, Steps};
 use crate::error::{GdprError, Result};
-
-/// Percent-encoding as forms and URLs write it (unreserved characters kept).
-fn url_encoded(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use crate::normalize::url_encoded;
 
 /// Needle bytes per automaton. One automaton over 400,000 identifiers took 45 s to build, in one call that no
 /// cancel could stop: its sparse states scatter over hundreds of megabytes. Sorted needles in automata of this
