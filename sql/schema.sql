@@ -183,6 +183,25 @@ EXCEPTION WHEN OTHERS THEN
     RETURN false;
 END $$;
 
+-- A value in its type's own text form (bigint '0168' is '168', a uuid lower-case), or NULL if it is not valid
+-- input: subject ids are logged and looked up in this form. Cast in a subtransaction, to the type without its
+-- modifier (format_type(typ, -1): bpchar, not character = char(1)); output settings fixed so that the form does
+-- not depend on the session's DateStyle or float digits (a timestamptz key is still written in the session's
+-- time zone).
+CREATE FUNCTION gdpr._canonical_input(value text, typ regtype) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp SET datestyle = 'ISO' SET intervalstyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' AS $$
+DECLARE
+    canonical text;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT CAST(CAST($1 AS %s) AS text)', pg_catalog.format_type(typ, -1))
+        INTO canonical USING value;
+    RETURN canonical;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END $$;
+
 -- Security header: nothing in the schema is usable by PUBLIC unless granted below (sql/grants.sql).
 REVOKE ALL ON ALL TABLES IN SCHEMA gdpr FROM PUBLIC;
 REVOKE ALL ON FUNCTION gdpr._erasure_log_is_append_only() FROM PUBLIC;

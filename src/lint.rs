@@ -257,12 +257,14 @@ fn lint_find(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
     let cc = crate::normalize::phone_country_code()?;
     let categories = ["email", "phone", "name", "identifier"];
     for t in &plan.tables {
-        for (category, label, expr) in crate::request::find::search_expressions(t, &categories) {
+        let qualified = crate::request::find::search_expressions(t, &categories, "t");
+        let bare = crate::request::find::search_expressions(t, &categories, "");
+        for ((category, label, expr), (_, _, bare_expr)) in qualified.into_iter().zip(bare) {
             let normal = crate::request::find::normal_form(category, &expr, &cc);
             if has_index_for(&t.table, &normal)? {
                 continue;
             }
-            let indexed = normal.replace("t.", "");
+            let indexed = crate::request::find::normal_form(category, &bare_expr, &cc);
             out.push(Finding {
                 kind: plan.kind.clone(),
                 severity: "info",

@@ -203,3 +203,24 @@ pub fn is_unique_key(table: &Table, cols: &[String]) -> Result<bool> {
     )?
     .unwrap_or(false))
 }
+
+/// The columns of `table` whose type is (a domain over) bytea, as (name as an SQL literal, quoted identifier).
+pub fn bytea_columns(table: &Table) -> Result<Vec<(String, String)>> {
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for r in client.select(
+            "SELECT pg_catalog.quote_literal(a.attname), pg_catalog.quote_ident(a.attname)
+               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+                AND 'bytea'::pg_catalog.regtype IN (ty.oid, ty.typbasetype)
+              ORDER BY a.attnum",
+            None,
+            &[table.oid.into()],
+        )? {
+            if let (Some(name), Some(ident)) = (r.get::<String>(1)?, r.get::<String>(2)?) {
+                out.push((name, ident));
+            }
+        }
+        Ok::<_, GdprError>(out)
+    })
+}

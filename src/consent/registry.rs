@@ -258,8 +258,9 @@ pub fn withdraw(id: i64) -> Result<Value> {
     }))
 }
 
-/// The consents a subject gave (recorded for `kind`/`subject_id`) and those the subject's rows refer to
-/// (`referenced`, e.g. a lead's consent_id), with the text each was given for: what an export reports.
+/// The consents a subject gave (recorded for `kind`/`subject_id`) and the anonymous ones the subject's rows refer
+/// to (`referenced`, e.g. a lead's consent_id, recorded before anyone knew who the visitor was), with the text
+/// each was given for: what an export reports. A referenced consent recorded for someone else is not theirs.
 pub fn of_subject(kind: &str, subject_id: &str, referenced: Vec<i64>) -> Result<Value> {
     as_extension_owner(|| {
         Ok(Spi::get_one_with_args::<pgrx::JsonB>(
@@ -268,7 +269,7 @@ pub fn of_subject(kind: &str, subject_id: &str, referenced: Vec<i64>) -> Result<
                         'text', t.body, 'privacy_policy_url', t.privacy_policy_url, 'source', c.source,
                         'granted_at', c.granted_at, 'withdrawn_at', c.withdrawn_at) ORDER BY c.id), '[]')
                FROM gdpr.consent c JOIN gdpr.consent_text t ON t.id = c.text_id
-              WHERE (c.subject_kind = $1 AND c.subject_id = $2) OR c.id = ANY ($3)",
+              WHERE (c.subject_kind = $1 AND c.subject_id = $2) OR (c.id = ANY ($3) AND c.subject_kind IS NULL)",
             &[kind.into(), subject_id.into(), referenced.into()],
         )?
         .map_or(Value::Array(Vec::new()), |j| j.0))

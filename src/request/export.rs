@@ -8,96 +8,55 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use crate::cache;
-use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
 use crate::privilege::{require_privileges, Privilege};
 use crate::subject::plan::{ErasurePlan, PlanTable};
-use crate::subject::reach::{self, fetch, find_rows, identity_args};
+use crate::subject::reach::{self, find_rows, subject_label, Purpose};
 
 /// One exported row: table, the path that reached it, the row as JSON.
 pub type ExportedRow = (String, String, Value);
 
-/// Columns whose type is (a domain over) bytea: exported as base64 with their size, not as hex text.
-/// (name as an SQL literal, name as an identifier) of each.
-fn bytea_columns(table: &Table) -> Result<Vec<(String, String)>> {
-    Spi::connect(|client| {
-        let mut out = Vec::new();
-        for r in client.select(
-            "SELECT pg_catalog.quote_literal(a.attname), pg_catalog.quote_ident(a.attname) FROM pg_catalog.pg_attribute a
-               JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
-              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-                AND 'bytea'::regtype IN (ty.oid, ty.typbasetype)
-              ORDER BY a.attnum",
-            None,
-            &[table.oid.into()],
-        )? {
-            if let (Some(name), Some(ident)) = (r.get::<String>(1)?, r.get::<String>(2)?) {
-                out.push((name, ident));
-            }
-        }
-        Ok::<_, GdprError>(out)
-    })
-}
-
-/// `SELECT <row as jsonb> FROM table WHERE <identity>`: every column of the reached rows.
-fn row_sql(t: &PlanTable) -> Result<String> {
-    let mut row = "pg_catalog.to_jsonb(t.*)".to_string();
-    for (name, col) in bytea_columns(&t.table)? {
-        row.push_str(&format!(
-            " || pg_catalog.jsonb_build_object({name}, CASE WHEN t.{col} IS NOT NULL THEN \
-             pg_catalog.jsonb_build_object('base64', pg_catalog.translate(pg_catalog.encode(t.{col}, 'base64'), \
-             E'\\n', ''), 'bytes', pg_catalog.octet_length(t.{col})) END)"
-        ));
-    }
-    Ok(format!(
-        "SELECT ({row})::text FROM {} AS t WHERE {} ORDER BY t.ctid",
-        t.table.sql_name, t.identity_predicate
-    ))
-}
-
-/// Checks the key and the caller's SELECT on every table the reach reads, then finds the rows and reads them
-/// whole. `f` gets each table's rows.
+/// Checks the key and the caller's SELECT on every table the reach reads, then finds the rows, each read whole
+/// by the statement that reaches it. `f` gets each table's rows. Returns the subject's id in its canonical form
+/// and whether the subject was found.
 fn for_each_table(
     plan: &ErasurePlan,
     id: &[String],
     mut f: impl FnMut(&PlanTable, Vec<Value>) -> Result<()>,
-) -> Result<bool> {
+) -> Result<(Vec<String>, bool)> {
     reach::check_key_length(plan, id)?;
-    let what = format!("exporting {} {}", plan.kind, id.join(","));
+    let what = format!("exporting {} {}", plan.kind, subject_label(id));
     for t in &plan.tables {
         require_privileges(&t.table, &[Privilege::Select], &what)?;
     }
-    reach::check_key_values(plan, id)?;
-    Spi::connect_mut(|client| {
-        let (reached, _) = find_rows(client, plan, id, true)?;
-        if reached[0].rows.is_empty() {
-            return Ok(false);
+    let id = reach::check_key_values(plan, id)?;
+    let reached = Spi::connect_mut(|client| {
+        find_rows(client, plan, &id, Purpose::Export).map(|(reached, _)| reached)
+    })?;
+    if reached[0].rows.is_empty() {
+        return Ok((id, false));
+    }
+    for (t, r) in plan.tables.iter().zip(&reached) {
+        if r.rows.is_empty() {
+            continue;
         }
-        for (t, r) in plan.tables.iter().zip(&reached) {
-            if r.rows.is_empty() {
-                continue;
-            }
-            let sql = row_sql(t)?;
-            let types = t.identity_types();
-            let mut rows = Vec::with_capacity(r.rows.len());
-            for args in identity_args(t, &r.rows) {
-                for row in fetch(client, &t.table, &sql, &types, &args)? {
-                    check_for_interrupts!();
-                    let text = row[0].as_deref().unwrap_or("null");
-                    rows.push(serde_json::from_str(text)?);
-                }
-            }
-            f(t, rows)?;
+        let mut rows = Vec::with_capacity(r.rows.len());
+        for row in &r.rows {
+            check_for_interrupts!();
+            // The whole row is the last column of the statement that reached it.
+            let text = row.last().and_then(|v| v.as_deref()).unwrap_or("null");
+            rows.push(serde_json::from_str(text)?);
         }
-        Ok(true)
-    })
+        f(t, rows)?;
+    }
+    Ok((id, true))
 }
 
 fn not_found(plan: &ErasurePlan, id: &[String]) -> GdprError {
     GdprError::NoDataFound(format!(
         "{} {} not found in {}",
         plan.kind,
-        id.join(","),
+        subject_label(id),
         plan.tables[0].table.display
     ))
 }
@@ -106,7 +65,7 @@ fn not_found(plan: &ErasurePlan, id: &[String]) -> GdprError {
 pub fn export_rows(kind: &str, id: Vec<String>) -> Result<Vec<ExportedRow>> {
     let plan = cache::plan_for(kind)?;
     let mut out = Vec::new();
-    let found = for_each_table(&plan, &id, |t, rows| {
+    let (id, found) = for_each_table(&plan, &id, |t, rows| {
         out.extend(
             rows.into_iter()
                 .map(|row| (t.table.display.clone(), t.path.clone(), row)),
@@ -157,12 +116,11 @@ fn consent_columns() -> Result<Vec<(u32, String)>> {
 /// The whole export as one document.
 pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
     let plan = cache::plan_for(kind)?;
-    let subject_id = id.join(",");
     let consent_columns = consent_columns()?;
     let mut tables = Vec::new();
     let mut categories: BTreeSet<&str> = BTreeSet::new();
     let mut consents = Vec::new();
-    let found = for_each_table(&plan, &id, |t, rows| {
+    let (id, found) = for_each_table(&plan, &id, |t, rows| {
         consents.extend(referenced_consents(t, &rows, &consent_columns));
         categories.extend(t.categories.iter().map(|c| c.category));
         let columns: serde_json::Map<String, Value> = t
@@ -179,6 +137,7 @@ pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
         }));
         Ok(())
     })?;
+    let subject_id = subject_label(&id);
     let erasures = crate::audit::entries(kind, &subject_id)?;
     if !found && erasures.as_array().is_none_or(Vec::is_empty) {
         return Err(not_found(&plan, &id));

@@ -13,7 +13,7 @@ use crate::error::{GdprError, Result};
 use crate::normalize;
 use crate::privilege::{require_privileges, Privilege};
 use crate::subject::plan::{ErasurePlan, Identity, PlanTable, TEXT};
-use crate::subject::reach::{fetch, owners, Row};
+use crate::subject::reach::{fetch, owners, subject_label, Row};
 
 /// What a person gave, as the function's arguments (NULL: not given).
 pub struct Given<'a> {
@@ -50,11 +50,20 @@ pub fn normal_form(category: &str, expr: &str, cc: &str) -> String {
 }
 
 /// The searched expression of each category in one table: a column per e-mail, phone and identifier column;
-/// one expression over all name columns together (a first and a last name are one person's name).
+/// one expression over all name columns together (a first and a last name are one person's name). Columns are
+/// qualified with `alias` (`t`), or bare when it is empty (an index definition).
 pub fn search_expressions(
     table: &PlanTable,
     categories: &[&str],
+    alias: &str,
 ) -> Vec<(&'static str, String, String)> {
+    let qualified = |c: &crate::subject::plan::Categorized| {
+        if alias.is_empty() {
+            c.column.sql_name.clone()
+        } else {
+            format!("{alias}.{}", c.column.sql_name)
+        }
+    };
     let mut out = Vec::new();
     let text = |c: &&crate::subject::plan::Categorized| c.column.category == "S";
     for category in categories {
@@ -71,7 +80,7 @@ pub fn search_expressions(
         if category == "name" && cols.len() > 1 {
             let parts: Vec<String> = cols
                 .iter()
-                .map(|c| format!("coalesce(t.{}::text, '')", c.column.sql_name))
+                .map(|c| format!("coalesce({}::text, '')", qualified(c)))
                 .collect();
             let names: Vec<&str> = cols.iter().map(|c| c.column.name.as_str()).collect();
             out.push((category, names.join("+"), parts.join(" || ' ' || ")));
@@ -80,7 +89,7 @@ pub fn search_expressions(
                 out.push((
                     category,
                     c.column.name.clone(),
-                    format!("t.{}::text", c.column.sql_name),
+                    format!("{}::text", qualified(c)),
                 ));
             }
         }
@@ -136,7 +145,7 @@ fn searches(plan: &ErasurePlan, criteria: &[Criterion], cc: &str) -> Vec<Search>
     let categories: Vec<&str> = criteria.iter().map(|c| c.category).collect();
     let mut out = Vec::new();
     for (i, t) in plan.tables.iter().enumerate() {
-        let exprs = search_expressions(t, &categories);
+        let exprs = search_expressions(t, &categories, "t");
         if exprs.is_empty() {
             continue;
         }
@@ -190,11 +199,11 @@ fn tables_read(plan: &ErasurePlan, searches: &[Search]) -> BTreeSet<usize> {
 
 fn subject_key(plan: &ErasurePlan, row: &Row) -> String {
     match &plan.tables[0].identity {
-        Identity::Key(idx) => idx
-            .iter()
-            .map(|i| row[i + 2].clone().unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join(","),
+        Identity::Key(idx) => subject_label(
+            &idx.iter()
+                .map(|i| row[i + 2].clone().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        ),
         Identity::Ctid => String::new(),
     }
 }

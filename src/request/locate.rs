@@ -8,7 +8,7 @@ use crate::cache;
 use crate::error::{GdprError, Result};
 use crate::subject::erase::require_entitlement;
 use crate::subject::identifiers::subject_identifiers;
-use crate::subject::reach::{check_key_length, check_key_values, find_rows};
+use crate::subject::reach::{check_key_length, check_key_values, find_rows, Purpose};
 use crate::subject::traces;
 
 /// (table, row key, columns, categories) of every trace row holding the subject's identifiers.
@@ -25,7 +25,7 @@ pub fn locate(kind: &str, id: Vec<String>) -> Result<Vec<Trace>> {
     traces::require_entitlement(&tables, false, &what)?;
     check_key_values(&plan, &id)?;
     let found = Spi::connect_mut(|client| {
-        let (reach, _) = find_rows(client, &plan, &id, true)?;
+        let (reach, _) = find_rows(client, &plan, &id, Purpose::Read)?;
         if reach[0].rows.is_empty() {
             return Err(GdprError::NoDataFound(format!(
                 "{kind} {} not found in {}",
@@ -34,7 +34,7 @@ pub fn locate(kind: &str, id: Vec<String>) -> Result<Vec<Trace>> {
             )));
         }
         let ids = subject_identifiers(client, &plan, &reach)?;
-        traces::search(client, tables, &ids)
+        traces::search(client, tables, &ids.reached)
     })?;
     Ok(found
         .located

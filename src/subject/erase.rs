@@ -14,7 +14,8 @@ use super::guard;
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, EdgeCount, Reach, Row,
+    check_key_length, check_key_values, execute, find_rows, identity_args, subject_label,
+    EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
 use crate::audit;
@@ -241,12 +242,12 @@ fn erase_with(
     started: Instant,
 ) -> Result<Value> {
     let kind = plan.kind.as_str();
-    let subject_id = id.join(",");
     check_key_length(plan, &id)?;
 
     let what = format!(
-        "{}erasing {kind} {subject_id}",
-        if dry_run { "a dry run of " } else { "" }
+        "{}erasing {kind} {}",
+        if dry_run { "a dry run of " } else { "" },
+        subject_label(&id)
     );
     require_entitlement(plan, dry_run, &what)?;
     let trace_tables = if with_traces {
@@ -257,10 +258,20 @@ fn erase_with(
         None
     };
 
-    check_key_values(plan, &id)?;
+    let id = check_key_values(plan, &id)?;
+    let subject_id = subject_label(&id);
 
     let (reach, edge_counts, trace_report) = Spi::connect_mut(|client| {
-        let (reach, edge_counts) = find_rows(client, plan, &id, dry_run)?;
+        let (reach, edge_counts) = find_rows(
+            client,
+            plan,
+            &id,
+            if dry_run {
+                Purpose::Read
+            } else {
+                Purpose::Erase
+            },
+        )?;
         let mut trace_report = Vec::new();
         if !reach[0].rows.is_empty() {
             check_delete_conflicts(plan, &edge_counts)?;
@@ -268,15 +279,15 @@ fn erase_with(
                 let ids = subject_identifiers(client, plan, &reach)?;
                 let _own_writes = guard::engine_writes();
                 if !dry_run {
-                    apply(client, plan, &reach, &ids)?;
+                    apply(client, plan, &reach, &ids.all)?;
                 }
                 // After the erasure: a trace table the erasure also reached is searched as it left it.
                 if let Some(tables) = trace_tables {
-                    let found = traces::search(client, tables, &ids)?;
+                    let found = traces::search(client, tables, &ids.reached)?;
                     trace_report = if dry_run {
                         traces::preview(&found)
                     } else {
-                        traces::apply(client, &found, &ids)?
+                        traces::apply(client, &found, &ids.reached)?
                     };
                 }
             }

@@ -17,6 +17,29 @@ use crate::strategy::{self, SubjectIdentifiers};
 struct Collector {
     ids: SubjectIdentifiers,
     seen: HashSet<String>,
+    /// How many of `ids` come from the reached rows (the rest from the rows the subject's row references).
+    reached: usize,
+}
+
+/// The subject's identifiers: all of them (what `scrub` removes from the subject's own rows), and those read
+/// from the reached rows only — what is looked for in other people's rows (trace columns): a session's guest's
+/// or operator's name, read from the rows the session references, is not the session's to erase elsewhere.
+pub struct Identifiers {
+    pub all: SubjectIdentifiers,
+    pub reached: SubjectIdentifiers,
+}
+
+impl Collector {
+    fn finish(self) -> Identifiers {
+        let reached = SubjectIdentifiers {
+            values: self.ids.values[..self.reached].to_vec(),
+            kinds: self.ids.kinds[..self.reached].to_vec(),
+        };
+        Identifiers {
+            all: self.ids,
+            reached,
+        }
+    }
 }
 
 impl Collector {
@@ -71,13 +94,14 @@ pub fn subject_identifiers(
     client: &mut SpiClient<'_>,
     plan: &ErasurePlan,
     reach: &[Reach],
-) -> Result<SubjectIdentifiers> {
+) -> Result<Identifiers> {
     let mut found = Collector {
         ids: SubjectIdentifiers::default(),
         seen: HashSet::new(),
+        reached: 0,
     };
     if !plan.needs_identifiers {
-        return Ok(found.ids);
+        return Ok(found.finish());
     }
     for (table, r) in plan.tables.iter().zip(reach) {
         for row in &r.rows {
@@ -95,6 +119,7 @@ pub fn subject_identifiers(
             );
         }
     }
+    found.reached = found.ids.values.len();
     for source in &plan.identifier_sources {
         let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); source.root_values.len()];
         for row in &reach[0].rows {
@@ -113,5 +138,5 @@ pub fn subject_identifiers(
             found.add_full_name(source.columns.iter().map(|c| (c, &row[c.position])));
         }
     }
-    Ok(found.ids)
+    Ok(found.finish())
 }

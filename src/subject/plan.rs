@@ -96,6 +96,9 @@ pub struct PlanEdge {
     /// `SELECT` of child rows whose columns match the given value arrays, locked / unlocked.
     pub select_locked: String,
     pub select_unlocked: String,
+    /// `select_unlocked` with the whole row as the last column: an export reads each row in the statement
+    /// that reaches it, so what it shows is what reached the subject.
+    pub select_export: String,
     pub discriminator: Option<String>,
     pub child_cols: Vec<String>,
     pub label: String,
@@ -103,8 +106,11 @@ pub struct PlanEdge {
     /// `DELETE` of the child rows matching the given values: how a real erasure empties a leaf table that is
     /// erased by delete (one statement instead of finding the rows, then deleting them by key).
     pub delete_sql: String,
-    /// `SELECT` of the parent rows the given child rows (by identity, then the discriminator value) point at:
-    /// the reach walked upwards, from a row that matched a search to the subject it belongs to.
+    /// The reach walked upwards, from a row that matched a search to the subject it belongs to, in two
+    /// statements so that each table is read as its own owner: `select_child_refs` reads the referencing
+    /// values of given child rows (by identity, then the discriminator value) from the child table,
+    /// `select_parents` the parent rows with those values (one `text[]` per column).
+    pub select_child_refs: String,
     pub select_parents: String,
 }
 
@@ -116,6 +122,7 @@ pub struct ErasurePlan {
     /// The subject's key columns (positions in the root table's fetched row).
     pub root_select_locked: String,
     pub root_select_unlocked: String,
+    pub root_select_export: String,
     pub root_key_len: usize,
     /// `format_type` of each subject key column, to validate ids before they reach a cast.
     pub root_key_types: Vec<String>,
@@ -226,8 +233,8 @@ impl PlanEdge {
         types
     }
 
-    /// Parameters of `select_parents`: the child's identity, then the discriminator value.
-    pub fn parent_param_types(&self, child: &PlanTable) -> Vec<PgOid> {
+    /// Parameters of `select_child_refs`: the child's identity, then the discriminator value.
+    pub fn child_refs_param_types(&self, child: &PlanTable) -> Vec<PgOid> {
         let mut types = child.identity_types();
         if self.discriminator.is_some() {
             types.push(TEXT);
@@ -246,11 +253,23 @@ fn row_lock(action: Action, referenced: bool) -> &'static str {
 }
 
 fn select_sql(table: &Table, fetched: &[Column], predicate: &str, lock: Option<&str>) -> String {
+    select_sql_with(table, fetched, predicate, lock, None)
+}
+
+/// `select_sql` with one more column after the fetched ones (an export's whole row as jsonb text).
+fn select_sql_with(
+    table: &Table,
+    fetched: &[Column],
+    predicate: &str,
+    lock: Option<&str>,
+    extra: Option<&str>,
+) -> String {
     let mut cols = vec![
         "t.ctid::text".to_string(),
         "t.tableoid::oid::text".to_string(),
     ];
     cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
+    cols.extend(extra.map(|e| format!("({e})::text")));
     let lock = lock.map(|l| format!(" FOR {l} OF t")).unwrap_or_default();
     format!(
         "SELECT {} FROM {} AS t WHERE {predicate}{lock}",
@@ -284,6 +303,38 @@ fn match_values(cols: &[&Column], first: usize) -> String {
         casts.join(", "),
         arrays.join(", "),
         names.join(", ")
+    )
+}
+
+/// A whole row of `t` as jsonb, bytea columns as `{"base64": …, "bytes": n}` (not hex text).
+fn export_expr(table: &Table) -> Result<String> {
+    let mut row = "pg_catalog.to_jsonb(t.*)".to_string();
+    for (name, col) in introspect::bytea_columns(table)? {
+        row.push_str(&format!(
+            " || pg_catalog.jsonb_build_object({name}, CASE WHEN t.{col} IS NOT NULL THEN \
+             pg_catalog.jsonb_build_object('base64', pg_catalog.translate(pg_catalog.encode(t.{col}, 'base64'), \
+             E'\\n', ''), 'bytes', pg_catalog.octet_length(t.{col})) END)"
+        ));
+    }
+    Ok(row)
+}
+
+/// Like `match_values`, comparing text forms (for columns of different types on the two sides of a link).
+fn match_text_values(cols: &[&Column], first: usize) -> String {
+    if let [col] = cols {
+        return format!("t.{}::text = ANY (${first}::text[])", col.sql_name);
+    }
+    let lhs: Vec<String> = cols
+        .iter()
+        .map(|c| format!("t.{}::text", c.sql_name))
+        .collect();
+    let arrays: Vec<String> = (0..cols.len())
+        .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
+        .collect();
+    format!(
+        "({}) IN (SELECT * FROM ROWS FROM ({}))",
+        lhs.join(", "),
+        arrays.join(", ")
     )
 }
 
@@ -340,8 +391,9 @@ fn position(fetched: &mut Vec<Column>, col: &Column) -> usize {
     }
 }
 
-/// An edge's referencing and referenced column expressions and its discriminator column (name, type).
-type EdgeColumns = (Vec<String>, Vec<String>, Option<(String, String)>);
+/// An edge's referencing columns as text, the condition on its referenced columns, and its discriminator column
+/// (name, type).
+type EdgeColumns = (Vec<String>, String, Option<(String, String)>);
 
 /// The erasure plan of a declared subject kind.
 pub fn build(kind: &str) -> Result<ErasurePlan> {
@@ -433,6 +485,10 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         }
     }
 
+    let export_exprs: Vec<String> = tables_info
+        .iter()
+        .map(|(table, ..)| export_expr(table))
+        .collect::<Result<_>>()?;
     let root_key_len = tables_info[0].3.len();
     if root_key_len == 0 {
         return Err(GdprError::InvalidDefinition(format!(
@@ -458,37 +514,28 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         edges.push((r.clone(), child, parent, parent_values, discriminator_col));
         edge_child_cols.push(child_cols);
     }
-    // For select_parents: per edge, the child's referencing columns, the parent's referenced columns and the
-    // discriminator column, quoted.
+    // For the upward walk: per edge, the child's referencing columns as text (and the discriminator column),
+    // and the condition on the parent's referenced columns for those values.
     let mut edge_columns: Vec<EdgeColumns> = Vec::new();
     for ((r, _, parent, _, disc_col), child_cols) in edges.iter().zip(&edge_child_cols) {
         let parent_cols = introspect::columns(&tables_info[*parent].0, &r.parent_cols)?;
-        // Same types compare directly (the parent's key index serves it); a link between different types
-        // (a text reference to a bigint key) compares text forms, as the downward walk does.
-        let same = |c: &Column, p: &Column| c.type_sql == p.type_sql;
+        // Same types compare through the parent's type (its key index serves it); a link between different
+        // types (a text reference to a bigint key) compares text forms: a child value need not be a valid key.
+        let same = child_cols
+            .iter()
+            .zip(&parent_cols)
+            .all(|(c, p)| c.type_sql == p.type_sql);
+        let parent_refs: Vec<&Column> = parent_cols.iter().collect();
         edge_columns.push((
             child_cols
                 .iter()
-                .zip(&parent_cols)
-                .map(|(c, p)| {
-                    if same(c, p) {
-                        format!("t.{}", c.sql_name)
-                    } else {
-                        format!("t.{}::text", c.sql_name)
-                    }
-                })
+                .map(|c| format!("t.{}::text", c.sql_name))
                 .collect(),
-            parent_cols
-                .iter()
-                .zip(child_cols)
-                .map(|(p, c)| {
-                    if same(c, p) {
-                        format!("t.{}", p.sql_name)
-                    } else {
-                        format!("t.{}::text", p.sql_name)
-                    }
-                })
-                .collect(),
+            if same {
+                match_values(&parent_refs, 1)
+            } else {
+                match_text_values(&parent_refs, 1)
+            },
             disc_col
                 .as_ref()
                 .map(|c| (c.sql_name.clone(), c.type_sql.clone())),
@@ -528,8 +575,16 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             parent_values,
             select_locked: select_sql(table, fetched, &predicate, Some(lock)),
             select_unlocked: select_sql(table, fetched, &predicate, None),
+            select_export: select_sql_with(
+                table,
+                fetched,
+                &predicate,
+                None,
+                Some(&export_exprs[child]),
+            ),
             delete_sql: format!("DELETE FROM {} AS t WHERE {predicate}", table.sql_name),
             // Completed once every table's fetched columns and identity are known.
+            select_child_refs: String::new(),
             select_parents: String::new(),
             discriminator: r.discriminator.as_ref().map(|(_, v)| v.clone()),
             child_cols: r.child_cols.clone(),
@@ -591,6 +646,13 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
     );
     let root_select_unlocked =
         select_sql(&tables_info[0].0, &tables_info[0].1, &root_predicate, None);
+    let root_select_export = select_sql_with(
+        &tables_info[0].0,
+        &tables_info[0].1,
+        &root_predicate,
+        None,
+        Some(&export_exprs[0]),
+    );
 
     let mut markers: Vec<Vec<Marker>> = vec![Vec::new(); tables_info.len()];
     if let Identity::Key(idx) = &tables_info[0].2 {
@@ -701,26 +763,22 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             && !guards_a_delete;
     }
 
-    for (e, (child_cols, parent_cols, disc)) in plan_edges.iter_mut().zip(edge_columns) {
+    for (e, (child_refs, parent_match, disc)) in plan_edges.iter_mut().zip(edge_columns) {
         let (child, parent) = (&tables[e.child], &tables[e.parent]);
-        let mut inner = format!(
+        let mut refs = format!(
             "SELECT {} FROM {} AS t WHERE {}",
-            child_cols.join(", "),
+            child_refs.join(", "),
             child.table.sql_name,
             child.identity_predicate
         );
         if let Some((col, type_sql)) = disc {
-            inner.push_str(&format!(
+            refs.push_str(&format!(
                 " AND t.{col} = CAST(${} AS {type_sql})",
                 child.identity_params + 1
             ));
         }
-        e.select_parents = select_sql(
-            &parent.table,
-            &parent.fetched,
-            &format!("({}) IN ({inner})", parent_cols.join(", ")),
-            None,
-        );
+        e.select_child_refs = refs;
+        e.select_parents = select_sql(&parent.table, &parent.fetched, &parent_match, None);
     }
 
     let delete_order = children_first(&tables, &plan_edges);
@@ -730,6 +788,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         edges: plan_edges,
         root_select_locked,
         root_select_unlocked,
+        root_select_export,
         root_key_len,
         root_key_types,
         delete_order,

@@ -97,21 +97,33 @@ pub fn execute(
 
 /// Finds all rows tied to the subject. Returns the rows per plan table and, per edge, how many rows it matched
 /// and how many it reached first.
+/// What the reach is for: it decides the statements (locking, reading, reading whole rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A real erasure: rows are locked as they are found; leaves deleted straight from their parents' keys.
+    Erase,
+    /// A dry run, `locate`: rows are read, nothing is locked or changed.
+    Read,
+    /// An export: as `Read`, each row also carries its whole content (last column, jsonb text).
+    Export,
+}
+
 pub fn find_rows(
     client: &mut SpiClient<'_>,
     plan: &ErasurePlan,
     id: &[String],
-    dry_run: bool,
+    purpose: Purpose,
 ) -> Result<(Vec<Reach>, Vec<EdgeCount>)> {
+    let dry_run = purpose != Purpose::Erase;
     let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
     let mut edge_counts = vec![EdgeCount::default(); plan.edges.len()];
     let mut followed_values: Vec<HashSet<Vec<String>>> =
         plan.edges.iter().map(|_| HashSet::new()).collect();
 
-    let root_sql = if dry_run {
-        &plan.root_select_unlocked
-    } else {
-        &plan.root_select_locked
+    let root_sql = match purpose {
+        Purpose::Erase => &plan.root_select_locked,
+        Purpose::Read => &plan.root_select_unlocked,
+        Purpose::Export => &plan.root_select_export,
     };
     let root = &plan.tables[0].table;
     for row in fetch(client, root, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
@@ -173,10 +185,10 @@ pub fn find_rows(
                     reach[edge.child].deleted += deleted;
                     continue;
                 }
-                let sql = if dry_run {
-                    &edge.select_unlocked
-                } else {
-                    &edge.select_locked
+                let sql = match purpose {
+                    Purpose::Erase => &edge.select_locked,
+                    Purpose::Read => &edge.select_unlocked,
+                    Purpose::Export => &edge.select_export,
                 };
                 let child = &plan.tables[edge.child].table;
                 for row in fetch(client, child, sql, &edge.param_types(), &args)? {
@@ -249,14 +261,34 @@ pub fn owners(
             let child = &plan.tables[t];
             for edge in plan.edges.iter().filter(|e| e.child == t) {
                 let parent = &plan.tables[edge.parent];
-                let types = edge.parent_param_types(child);
+                // The child's referencing values, read as the child's owner...
+                let types = edge.child_refs_param_types(child);
+                let mut values: HashSet<Vec<String>> = HashSet::new();
                 for mut args in identity_args(child, &reach[t].rows[from..to]) {
                     if let Some(value) = &edge.discriminator {
                         args.push(value.clone().into());
                     }
-                    for row in fetch(client, &parent.table, &edge.select_parents, &types, &args)? {
-                        reach[edge.parent].add(parent, row);
+                    for row in fetch(client, &child.table, &edge.select_child_refs, &types, &args)?
+                    {
+                        if let Some(tuple) = row.into_iter().collect::<Option<Vec<String>>>() {
+                            values.insert(tuple);
+                        }
                     }
+                }
+                if values.is_empty() {
+                    continue;
+                }
+                // ...then the parent rows with those values, as the parent's owner.
+                let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.child_cols.len()];
+                for tuple in values {
+                    for (c, v) in columns.iter_mut().zip(tuple) {
+                        c.push(v);
+                    }
+                }
+                let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+                let types = vec![TEXT_ARRAY; edge.child_cols.len()];
+                for row in fetch(client, &parent.table, &edge.select_parents, &types, &args)? {
+                    reach[edge.parent].add(parent, row);
                 }
             }
         }
@@ -272,7 +304,7 @@ pub fn check_key_length(plan: &ErasurePlan, id: &[String]) -> Result<()> {
         return Err(GdprError::InvalidParameter(format!(
             "{} {}: the key of {} has {} columns, {} values were given",
             plan.kind,
-            id.join(","),
+            subject_label(id),
             plan.tables[0].table.display,
             plan.root_key_len,
             id.len()
@@ -281,38 +313,51 @@ pub fn check_key_length(plan: &ErasurePlan, id: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Every value of a subject id is valid input for its key column (22P02 naming it, never a cast error later).
-/// Call after checking the caller's entitlement: the check may run the table owner's code.
-pub fn check_key_values(plan: &ErasurePlan, id: &[String]) -> Result<()> {
+/// The subject id in the key type's own text form (`0168` is bigint `168`, an upper-case uuid lower-case), or
+/// 22P02 naming the value: the form erasures are logged under and consents recorded for, whatever the caller
+/// typed. Call after checking the caller's entitlement: the cast may run the table owner's code (a domain).
+pub fn check_key_values(plan: &ErasurePlan, id: &[String]) -> Result<Vec<String>> {
+    let mut canonical = Vec::with_capacity(id.len());
     for (value, type_sql) in id.iter().zip(&plan.root_key_types) {
-        if !is_valid_key(value, type_sql, &plan.tables[0].table)? {
-            return Err(GdprError::InvalidTextRepresentation(format!(
-                "{} id \"{value}\" is not a valid {type_sql} (the key of {})",
-                plan.kind, plan.tables[0].table.display
-            )));
+        match canonical_key(value, type_sql, &plan.tables[0].table)? {
+            Some(v) => canonical.push(v),
+            None => {
+                return Err(GdprError::InvalidTextRepresentation(format!(
+                    "{} id \"{value}\" is not a valid {type_sql} (the key of {})",
+                    plan.kind, plan.tables[0].table.display
+                )))
+            }
         }
     }
-    Ok(())
+    Ok(canonical)
 }
 
-/// Whether `value` is valid input for the key type: integers are checked here, other types by a cast in a
-/// subtransaction (gdpr._is_valid_input) run as the subject table's owner (a domain's CHECK is its code).
-fn is_valid_key(value: &str, type_sql: &str, table: &Table) -> Result<bool> {
+/// How a subject id is written in reports, the erasure log and consents: the value of a one-column key, a JSON
+/// array of the values for a composite key (unambiguous: `["a,b","c"]` is not `["a","b,c"]`).
+pub fn subject_label(id: &[String]) -> String {
+    match id {
+        [single] => single.clone(),
+        _ => serde_json::to_string(id).unwrap_or_default(),
+    }
+}
+
+/// `value` as the key type's text form, or None if it is not valid input: integers are parsed here, other types
+/// cast in a subtransaction (gdpr._canonical_input) as the subject table's owner (a domain's CHECK is its code).
+fn canonical_key(value: &str, type_sql: &str, table: &Table) -> Result<Option<String>> {
     let parsed = match type_sql {
-        "bigint" => Some(value.trim().parse::<i64>().is_ok()),
-        "integer" => Some(value.trim().parse::<i32>().is_ok()),
-        "smallint" => Some(value.trim().parse::<i16>().is_ok()),
-        "text" => Some(true),
+        "bigint" => Some(value.trim().parse::<i64>().ok().map(|n| n.to_string())),
+        "integer" => Some(value.trim().parse::<i32>().ok().map(|n| n.to_string())),
+        "smallint" => Some(value.trim().parse::<i16>().ok().map(|n| n.to_string())),
+        "text" => Some(Some(value.to_string())),
         _ => None,
     };
     match parsed {
-        Some(valid) => Ok(valid),
+        Some(canonical) => Ok(canonical),
         None => as_table_owner(table, "checking a key of", || {
-            Ok(Spi::get_one_with_args::<bool>(
-                "SELECT gdpr._is_valid_input($1, $2::regtype)",
+            Ok(Spi::get_one_with_args::<String>(
+                "SELECT gdpr._canonical_input($1, $2::regtype)",
                 &[value.into(), type_sql.into()],
-            )?
-            .unwrap_or(false))
+            )?)
         }),
     }
 }

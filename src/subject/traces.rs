@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use pgrx::PgOid;
 use serde_json::{json, Map, Value};
 
 use super::plan::TEXT;
@@ -197,9 +198,11 @@ pub fn declared() -> Result<Vec<TraceTable>> {
     traces::load()
 }
 
-/// Applies each trace table's action to the rows found: scrubs the subject's identifiers out of the columns
-/// (re-read under a row lock, so a concurrent change is not overwritten) or deletes the rows. Returns the
-/// report's `traces` entries.
+/// Applies each trace table's action to the rows found. Every row is first re-read under a row lock and matched
+/// again, so a concurrent edit is neither overwritten (scrub works on the edited text) nor mistaken for a trace
+/// (a row that no longer holds the identifiers is left alone). A row addressed by ctid (no primary key) that
+/// moved meanwhile is a serialization failure: it cannot be told apart from a deleted one. Returns the report's
+/// `traces` entries.
 pub fn apply(
     client: &mut SpiClient<'_>,
     traces: &Traces,
@@ -215,88 +218,59 @@ pub fn apply(
         let predicate = identity_predicate(t);
         let width = identity_width(t);
         let types = vec![TEXT; width];
+        let list: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("t.{}::text", c.sql_name))
+            .collect();
+        let lock = format!(
+            "SELECT {} FROM {} AS t WHERE {predicate} FOR {} OF t",
+            list.join(", "),
+            t.table.sql_name,
+            match t.action {
+                TraceAction::Delete => "UPDATE",
+                TraceAction::Scrub => "NO KEY UPDATE",
+            }
+        );
+        let (change, change_types) = change_sql(t, &predicate, width, &types);
         let mut changed = 0usize;
         let mut columns: BTreeSet<String> = BTreeSet::new();
-        match t.action {
-            TraceAction::Delete => {
-                let sql = format!("DELETE FROM {} AS t WHERE {predicate}", t.table.sql_name);
-                for row in &rows {
-                    check_for_interrupts!();
-                    let args: Vec<DatumWithOid<'_>> =
-                        row.identity.iter().map(|v| v.clone().into()).collect();
-                    changed += execute(
-                        client,
-                        &t.table,
-                        "deleting traces from",
-                        &sql,
-                        &types,
-                        &args,
-                    )?;
-                    columns.extend(row.columns.iter().cloned());
+        for row in &rows {
+            check_for_interrupts!();
+            let key: Vec<DatumWithOid<'_>> =
+                row.identity.iter().map(|v| v.clone().into()).collect();
+            let current = fetch(client, &t.table, &lock, &types, &key)?;
+            let Some(values) = current.into_iter().next() else {
+                if t.key.is_empty() {
+                    return Err(GdprError::ObjectChanged(format!(
+                        "a row of {} (a table without primary key) holding the subject's identifiers changed while \
+                         being erased; retry the erasure",
+                        t.table.display
+                    )));
+                }
+                continue; // deleted meanwhile
+            };
+            let replaced: Vec<Option<String>> = values
+                .iter()
+                .map(|v| v.as_deref().and_then(|text| matcher.replace(text)))
+                .collect();
+            if replaced.iter().all(Option::is_none) {
+                continue; // edited meanwhile: nothing of the subject's left
+            }
+            for (c, r) in t.columns.iter().zip(&replaced) {
+                if r.is_some() {
+                    columns.insert(c.name.clone());
                 }
             }
-            TraceAction::Scrub => {
-                let list: Vec<String> = t
-                    .columns
-                    .iter()
-                    .map(|c| format!("t.{}::text", c.sql_name))
-                    .collect();
-                let lock = format!(
-                    "SELECT {} FROM {} AS t WHERE {predicate} FOR NO KEY UPDATE OF t",
-                    list.join(", "),
-                    t.table.sql_name
-                );
-                let set: Vec<String> = t
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        format!(
-                            "{0} = coalesce(CAST(${1} AS text), t.{0})",
-                            c.sql_name,
-                            width + i + 1
-                        )
-                    })
-                    .collect();
-                let update = format!(
-                    "UPDATE {} AS t SET {} WHERE {predicate}",
-                    t.table.sql_name,
-                    set.join(", ")
-                );
-                let mut update_types = types.clone();
-                update_types.extend(t.columns.iter().map(|_| TEXT));
-                for row in &rows {
-                    check_for_interrupts!();
-                    let key: Vec<DatumWithOid<'_>> =
-                        row.identity.iter().map(|v| v.clone().into()).collect();
-                    let current = fetch(client, &t.table, &lock, &types, &key)?;
-                    let Some(values) = current.into_iter().next() else {
-                        continue; // deleted meanwhile
-                    };
-                    let replaced: Vec<Option<String>> = values
-                        .iter()
-                        .map(|v| v.as_deref().and_then(|text| matcher.replace(text)))
-                        .collect();
-                    if replaced.iter().all(Option::is_none) {
-                        continue; // changed meanwhile: nothing of the subject's left
-                    }
-                    for (c, r) in t.columns.iter().zip(&replaced) {
-                        if r.is_some() {
-                            columns.insert(c.name.clone());
-                        }
-                    }
-                    let mut args = key;
-                    args.extend(replaced.into_iter().map(DatumWithOid::from));
-                    changed += execute(
-                        client,
-                        &t.table,
-                        "scrubbing traces in",
-                        &update,
-                        &update_types,
-                        &args,
-                    )?;
-                }
+            let mut args = key;
+            if t.action == TraceAction::Scrub {
+                args.extend(replaced.into_iter().map(DatumWithOid::from));
             }
+            let doing = match t.action {
+                TraceAction::Delete => "deleting traces from",
+                TraceAction::Scrub => "scrubbing traces in",
+            };
+            changed += execute(client, &t.table, doing, &change, &change_types, &args)?;
         }
         report.push(json!({
             "table": t.table.display,
@@ -306,6 +280,46 @@ pub fn apply(
         }));
     }
     Ok(report)
+}
+
+/// The statement that applies a trace table's action to one row (by identity), with its parameter types:
+/// `DELETE`, or `UPDATE` setting each column to its scrubbed text (NULL: unchanged).
+fn change_sql(
+    t: &TraceTable,
+    predicate: &str,
+    width: usize,
+    types: &[PgOid],
+) -> (String, Vec<PgOid>) {
+    match t.action {
+        TraceAction::Delete => (
+            format!("DELETE FROM {} AS t WHERE {predicate}", t.table.sql_name),
+            types.to_vec(),
+        ),
+        TraceAction::Scrub => {
+            let set: Vec<String> = t
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    format!(
+                        "{0} = coalesce(CAST(${1} AS text), t.{0})",
+                        c.sql_name,
+                        width + i + 1
+                    )
+                })
+                .collect();
+            let mut update_types = types.to_vec();
+            update_types.extend(t.columns.iter().map(|_| TEXT));
+            (
+                format!(
+                    "UPDATE {} AS t SET {} WHERE {predicate}",
+                    t.table.sql_name,
+                    set.join(", ")
+                ),
+                update_types,
+            )
+        }
+    }
 }
 
 /// The report entries of a dry run: what `apply` would change.

@@ -132,6 +132,13 @@ SELECT jsonb_array_length(gdpr.export_guest(2)->'erasures') AS erasures_before;
 SELECT gdpr.anonymize_guest(2, dry_run => true) IS NOT NULL AS dry_run_done;
 SELECT jsonb_array_length(gdpr.export_guest(2)->'erasures') AS erasures_after,
        gdpr.export_guest(2)->'erasures'->-1->>'dry_run' AS last_was_dry_run;
+-- The id in its key type's own form: '02' is guest 2 (its erasures and consents are found under '2'); numbers
+-- are exported exactly.
+SELECT e->>'subject_id' AS subject_id, jsonb_array_length(e->'erasures') AS erasures
+  FROM gdpr.export_guest('02') e;
+ALTER TABLE req.customers ADD COLUMN balance numeric(32,2);
+UPDATE req.customers SET balance = 123456789012345678901234567890.12 WHERE id = 2;
+SELECT row->'balance' AS exact_balance FROM gdpr.export_rows('guest', '2') WHERE table_name = 'req.customers';
 SELECT regress.try($$SELECT gdpr.export_guest(999)$$);
 SELECT regress.try($$SELECT gdpr.export_guest('abc')$$);
 SELECT regress.try($$SELECT gdpr.export_subject('guest', NULL::text)$$);
@@ -231,6 +238,28 @@ SELECT jsonb_path_query_array(gdpr.export_guest(3), '$.tables[*] ? (@.table == "
 SELECT who, was_super FROM req_mal.seen;
 SELECT rolsuper AS plugin_became_superuser FROM pg_roles WHERE rolname = 'regress_plugin';
 
+-- The walk from a matching row up to its subject reads each table as its own owner: the plugin's callbacks,
+-- tied to a shop owner's clients, show their rows only to the plugin (RLS); read as the shop's owner they would
+-- be hidden and the client silently not found.
+CREATE ROLE regress_shop LOGIN;
+CREATE SCHEMA shop AUTHORIZATION regress_shop;
+SET ROLE regress_shop;
+CREATE TABLE shop.clients (id int PRIMARY KEY, email text);
+INSERT INTO shop.clients VALUES (1, 'client@example.cz');
+SELECT gdpr.declare_subject('shop_client', 'shop.clients'), gdpr.declare_pii('shop.clients', 'email', 'fake_email');
+GRANT USAGE ON SCHEMA shop TO regress_plugin;
+GRANT REFERENCES (id) ON shop.clients TO regress_plugin;
+SET ROLE regress_plugin;
+CREATE TABLE req_mal.callbacks (id int PRIMARY KEY, client_id int REFERENCES shop.clients, phone text);
+CREATE INDEX ON req_mal.callbacks (client_id);
+INSERT INTO req_mal.callbacks VALUES (1, 1, '+420 700 111 222');
+SELECT gdpr.declare_pii('req_mal.callbacks', 'phone', 'fake_phone');
+ALTER TABLE req_mal.callbacks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_plugin ON req_mal.callbacks USING (current_user = 'regress_plugin');
+GRANT SELECT ON req_mal.callbacks TO regress_shop;
+RESET ROLE;
+SELECT subject_id, matches FROM gdpr.find_subjects('shop_client', phone => '700 111 222');
+
 -- 8. Declarations follow DROP COLUMN / DROP TABLE; undeclare; no traces declared is an error for locate.
 ALTER TABLE req.anon_chats ADD COLUMN subject text;
 SELECT gdpr.declare_traces('req.anon_chats', '{body, subject}', 'delete');
@@ -242,6 +271,6 @@ SELECT gdpr.undeclare_traces('req.call_log');
 SELECT regress.try($$SELECT * FROM gdpr.locate('guest', '2')$$);
 
 SET client_min_messages = warning;
-DROP SCHEMA req, req_mal CASCADE;
-DROP OWNED BY regress_support, regress_plugin;
-DROP ROLE regress_support, regress_plugin;
+DROP SCHEMA req, req_mal, shop CASCADE;
+DROP OWNED BY regress_support, regress_plugin, regress_shop;
+DROP ROLE regress_support, regress_plugin, regress_shop;
