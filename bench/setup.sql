@@ -126,3 +126,93 @@ CREATE TABLE bench.leads_fk (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 CREATE TABLE bench.leads_consent (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL,
                                   email text NOT NULL, consent_id bigint);
 SELECT gdpr.require_consent('bench.leads_consent', 'consent_id', 'chatbot_leads');
+
+-- Finding a guest by hand (the floor of gdpr.find_guests): one indexed lookup per column find_guests searches for
+-- an e-mail, a phone or a name in examples/chat (guests, offline_leads, chatbot_leads), compared in the same
+-- normal forms so that the same expression indexes serve both sides, the leads joined up to their guest. A NULL
+-- argument was not given: its lookups compare with NULL and find nothing.
+CREATE OR REPLACE FUNCTION bench.floor_find_guests(given_email text, given_phone text, given_name text)
+RETURNS SETOF bigint LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT g.id FROM chat.guests g WHERE gdpr.normalize_email(g.email) = gdpr.normalize_email(given_email)
+    UNION SELECT g.id FROM chat.guests g WHERE gdpr.normalize_phone(g.phone, '420') = gdpr.normalize_phone(given_phone, '420')
+    UNION SELECT g.id FROM chat.guests g WHERE gdpr.normalize_name(g.name) = gdpr.normalize_name(given_name)
+    UNION SELECT o.guest_id FROM chat.offline_leads o
+           WHERE gdpr.normalize_email(o.email) = gdpr.normalize_email(given_email) AND o.guest_id IS NOT NULL
+    UNION SELECT o.guest_id FROM chat.offline_leads o
+           WHERE gdpr.normalize_phone(o.phone, '420') = gdpr.normalize_phone(given_phone, '420') AND o.guest_id IS NOT NULL
+    UNION SELECT o.guest_id FROM chat.offline_leads o
+           WHERE gdpr.normalize_name(o.name) = gdpr.normalize_name(given_name) AND o.guest_id IS NOT NULL
+    UNION SELECT s.guest_id FROM chat.chatbot_leads l JOIN chat.chat_sessions s ON s.id = l.session_id
+           WHERE gdpr.normalize_email(l.email) = gdpr.normalize_email(given_email)
+    UNION SELECT s.guest_id FROM chat.chatbot_leads l JOIN chat.chat_sessions s ON s.id = l.session_id
+           WHERE gdpr.normalize_phone(l.phone, '420') = gdpr.normalize_phone(given_phone, '420');
+END $$;
+
+-- Exporting a guest by hand (the floor of gdpr.export_guest): every row the guest's erasure reaches, all columns
+-- as jsonb (bytea as base64 with its size, as the export writes it), with the guest's consents and erasure-log
+-- entries, in one document. Row counts per table are compared with the export's for every sample.
+CREATE OR REPLACE FUNCTION bench.floor_export_guest(g bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    sess bigint[] := ARRAY(SELECT id FROM chat.chat_sessions WHERE guest_id = g);
+    msgs bigint[] := ARRAY(SELECT id FROM chat.messages WHERE session_id = ANY (sess));
+BEGIN
+    RETURN jsonb_build_object(
+        'guest_id', g,
+        'tables', jsonb_build_object(
+            'chat.guests', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.guests t WHERE t.id = g),
+            'chat.chat_sessions', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.chat_sessions t WHERE t.id = ANY (sess)),
+            'chat.messages', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.messages t WHERE t.id = ANY (msgs)),
+            'chat.attachments', (SELECT jsonb_agg(to_jsonb(t) || jsonb_build_object('bytes', jsonb_build_object(
+                                     'base64', translate(encode(t.bytes, 'base64'), E'\n', ''),
+                                     'bytes', octet_length(t.bytes))))
+                                   FROM chat.attachments t WHERE t.message_id = ANY (msgs)),
+            'chat.offline_leads', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.offline_leads t WHERE t.guest_id = g),
+            'chat.chatbot_leads', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.chatbot_leads t WHERE t.session_id = ANY (sess)),
+            'chat.session_tags', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.session_tags t WHERE t.session_id = ANY (sess)),
+            'chat.visitor_events', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.visitor_events t WHERE t.guest_ref = g),
+            'chat.notes', (SELECT jsonb_agg(to_jsonb(t)) FROM chat.notes t
+                            WHERE (t.record_type = 'Guest' AND t.record_id = g)
+                               OR (t.record_type = 'ChatSession' AND t.record_id = ANY (sess)))),
+        'consents', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                'consent_id', c.id, 'purpose', x.purpose, 'version', x.version, 'language', x.language,
+                                'text', x.body, 'privacy_policy_url', x.privacy_policy_url, 'source', c.source,
+                                'granted_at', c.granted_at, 'withdrawn_at', c.withdrawn_at) ORDER BY c.id), '[]')
+                       FROM gdpr.consent c JOIN gdpr.consent_text x ON x.id = c.text_id
+                      WHERE (c.subject_kind = 'guest' AND c.subject_id = g::text)
+                         OR c.id = ANY (ARRAY(SELECT consent_id FROM chat.offline_leads WHERE guest_id = g
+                                              UNION ALL
+                                              SELECT consent_id FROM chat.chatbot_leads WHERE session_id = ANY (sess)))),
+        'erasures', (SELECT coalesce(jsonb_agg(to_jsonb(l) ORDER BY l.id), '[]') FROM gdpr.erasure_log l
+                      WHERE l.kind = 'guest' AND l.subject_id = g::text));
+END $$;
+
+-- Runs `ours` and `floor` (read-only statements returning one jsonb value; $1..$4 = the elements of one array of
+-- `given`, as text) for every array, alternating which goes first; times each call alone. Returns the value
+-- each side found, so that the caller can check both found the same.
+CREATE OR REPLACE FUNCTION bench.compare_read(ours text, floor text, given jsonb)
+RETURNS TABLE (n int, side text, ms double precision, args jsonb, result jsonb) LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    a jsonb;
+    which text;
+BEGIN
+    -- Warm up: plans built and cached, the kind's erasure plan loaded, on both sides before anything is timed.
+    FOR which IN SELECT unnest(ARRAY['ours', 'floor']) LOOP
+        EXECUTE CASE which WHEN 'ours' THEN ours ELSE floor END INTO result
+          USING given->0->>0, given->0->>1, given->0->>2, given->0->>3;
+    END LOOP;
+    n := 0;
+    FOR a IN SELECT jsonb_array_elements(given) LOOP
+        n := n + 1;
+        args := a;
+        FOR which IN SELECT unnest(CASE WHEN n % 2 = 0 THEN ARRAY['ours', 'floor'] ELSE ARRAY['floor', 'ours'] END) LOOP
+            t0 := clock_timestamp();
+            EXECUTE CASE which WHEN 'ours' THEN ours ELSE floor END INTO result USING a->>0, a->>1, a->>2, a->>3;
+            ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+            side := which;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END $$;
