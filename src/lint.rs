@@ -248,7 +248,27 @@ fn has_index_for(table: &crate::catalog::introspect::Table, expr: &str) -> Resul
             Ok::<_, GdprError>(plan)
         })
     })?;
-    Ok(plan.contains("Index Scan") || plan.contains("Index Only Scan"))
+    // An index scan is not enough: a full scan of another index with the normal form as a Filter is one too.
+    // The normal form must be the index condition.
+    let plan: serde_json::Value = serde_json::from_str(&plan)?;
+    Ok(has_index_cond_on(&plan, expr_function(expr)))
+}
+
+/// `gdpr.normalize_email` of `gdpr.normalize_email(t.email::text)`: how EXPLAIN shows the normal form.
+fn expr_function(expr: &str) -> &str {
+    expr.split('(').next().unwrap_or(expr)
+}
+
+/// Whether some node of an EXPLAIN (FORMAT JSON) plan has an index condition on `function`.
+fn has_index_cond_on(node: &serde_json::Value, function: &str) -> bool {
+    match node {
+        serde_json::Value::Object(map) => map.iter().any(|(key, value)| {
+            (key == "Index Cond" && value.as_str().is_some_and(|c| c.contains(function)))
+                || has_index_cond_on(value, function)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(|v| has_index_cond_on(v, function)),
+        _ => false,
+    }
 }
 
 /// Searches by e-mail, phone, name and identifier (gdpr.find_subjects) that would read a whole table: the

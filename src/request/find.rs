@@ -163,20 +163,11 @@ fn searches(plan: &ErasurePlan, criteria: &[Criterion], cc: &str) -> Vec<Search>
             ));
             flags.push((criterion, label));
         }
-        let mut cols = vec![
-            "t.ctid::text".to_string(),
-            "t.tableoid::oid::text".to_string(),
-        ];
-        cols.extend(t.fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
-        cols.extend(conditions.iter().map(|c| format!("({c})::text")));
+        // The fetched-row layout with only the identity filled in, then one flag per searched expression.
+        let flag_columns: Vec<String> = conditions.iter().map(|c| format!("({c})::text")).collect();
         out.push(Search {
             table: i,
-            sql: format!(
-                "SELECT {} FROM {} AS t WHERE {}",
-                cols.join(", "),
-                t.table.sql_name,
-                conditions.join(" OR ")
-            ),
+            sql: t.select_identity(&conditions.join(" OR "), &flag_columns),
             flags,
         });
     }

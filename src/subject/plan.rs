@@ -200,6 +200,33 @@ pub const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
 pub const BYTEA: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID);
 
 impl PlanTable {
+    /// A `SELECT` of rows matching `predicate` in the layout of the fetched rows, with only what identifies
+    /// them filled in (other fetched columns NULL), then the `extra` columns: the upward walk and searches need
+    /// nothing else.
+    pub fn select_identity(&self, predicate: &str, extra: &[String]) -> String {
+        let identity: &[usize] = match &self.identity {
+            Identity::Key(idx) => idx,
+            Identity::Ctid => &[],
+        };
+        let mut cols = vec![
+            "t.ctid::text".to_string(),
+            "t.tableoid::oid::text".to_string(),
+        ];
+        cols.extend(self.fetched.iter().enumerate().map(|(i, c)| {
+            if identity.contains(&i) {
+                format!("t.{}::text", c.sql_name)
+            } else {
+                "NULL::text".to_string()
+            }
+        }));
+        cols.extend(extra.iter().cloned());
+        format!(
+            "SELECT {} FROM {} AS t WHERE {predicate}",
+            cols.join(", "),
+            self.table.sql_name
+        )
+    }
+
     /// Parameter types of `delete_sql`: one `text[]` per key column, or `text[]` ctids and a `text` tableoid.
     pub fn identity_types(&self) -> Vec<PgOid> {
         match &self.identity {
@@ -778,7 +805,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             ));
         }
         e.select_child_refs = refs;
-        e.select_parents = select_sql(&parent.table, &parent.fetched, &parent_match, None);
+        e.select_parents = parent.select_identity(&parent_match, &[]);
     }
 
     let delete_order = children_first(&tables, &plan_edges);
