@@ -354,11 +354,17 @@ def phone_as_dictated(phone):
 
 # What a person gives, per lookup: their e-mail in capitals with spaces around it, their phone in another
 # format, and both plus their name in capitals, surname first. Each is ($1 e-mail, $2 phone, $3 name).
+# (label, what the person gives, targets). The generated data has only 10 distinct full names, so a name
+# matches 10,000 guests: that shape measures the cost per match (reported), not a person's request.
+FIND_TARGETS = {"ours_median": 2.0, "ratio_median": 1.5}
 FIND_SHAPES = [
-    ("e-mail", lambda g: [f"  {g['email'].upper()} ", None, None]),
-    ("phone", lambda g: [None, phone_as_dictated(g["phone"]), None]),
-    ("e-mail + phone + name", lambda g: [f"  {g['email'].upper()} ", phone_as_dictated(g["phone"]),
-                                         " ".join(reversed(g["name"].split())).upper()]),
+    ("e-mail", lambda g: [f"  {g['email'].upper()} ", None, None], FIND_TARGETS),
+    ("phone", lambda g: [None, phone_as_dictated(g["phone"]), None], FIND_TARGETS),
+    ("e-mail + phone", lambda g: [f"  {g['email'].upper()} ", phone_as_dictated(g["phone"]), None],
+     FIND_TARGETS),
+    ("e-mail + phone + name (a name shared by 10,000 generated guests)",
+     lambda g: [f"  {g['email'].upper()} ", phone_as_dictated(g["phone"]),
+                " ".join(reversed(g["name"].split())).upper()], {}),
 ]
 
 
@@ -378,7 +384,7 @@ def scenario_find(db, n):
     summary = ("jsonb_build_array(jsonb_array_length(result), md5(result::text), "
                "result @> jsonb_build_array((args->>3)::bigint))")
     entries = []
-    for label, given_by in FIND_SHAPES:
+    for label, given_by, targets in FIND_SHAPES:
         # $4, the guest's id, is for the check only: neither statement reads it.
         times, found = compare_read(db, ours, floor, [given_by(p) + [p["id"]] for p in people], summary)
         wrong = {k: v for k, v in found.items() if v["ours"] != v["floor"] or not v["ours"][2]}
@@ -387,7 +393,7 @@ def scenario_find(db, n):
                                f"{len(wrong)} of {len(found)} samples, e.g. {list(wrong.items())[:3]}")
         counts = sorted(v["ours"][0] for v in found.values())
         entries.append(ratio_entry(
-            f"find_guests by {label}", times["ours"], times["floor"], {"ours_median": 2.0, "ratio_median": 1.5},
+            f"find_guests by {label}", times["ours"], times["floor"], targets,
             note=f"{len(found)} random guests, given as {describe_given(given_by(people[0]))}; floor: "
                  f"bench.floor_find_guests, one indexed lookup per searched column (guests, offline_leads, "
                  f"chatbot_leads) on the same normal forms, UNION; both returned the same guest ids for every "
