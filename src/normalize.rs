@@ -25,8 +25,8 @@ pub fn identifier(s: &str) -> Option<String> {
 
 /// Case, accents and word order ignored: "NOVAK jan" and "Jan Novák" are the same person's name.
 pub fn name(s: &str) -> Option<String> {
-    let folded = fold(s);
-    let mut words: Vec<&str> = words(&folded.text).collect();
+    let folded = transliterated(s);
+    let mut words: Vec<&str> = words(&folded).collect();
     if words.is_empty() {
         return None;
     }
@@ -96,8 +96,8 @@ pub fn country_code(cc: &str) -> Result<&str> {
     }
 }
 
-/// A text folded for searching (lower-cased, accents and ligatures transliterated, whitespace runs collapsed),
-/// with the way back to the original: a match in the folded text must be replaced in the original.
+/// A text folded for searching (lower-cased, Latin accents and ligatures transliterated, whitespace runs
+/// collapsed), with the way back to the original: a match in the folded text must be replaced in the original.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folded {
     pub text: String,
@@ -126,44 +126,115 @@ impl Folded {
     }
 }
 
-/// Folds `text`: lower-cased, each non-ASCII character transliterated by `deunicode` (kept, lower-cased,
-/// when it has no transliteration), every run of whitespace one space.
+/// What one character of a text becomes when it is folded. `TraceMatcher::prefilter` derives its character
+/// classes from this very function (which characters fold to what), so that the SQL prefilter and the search
+/// cannot disagree about a character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoldedChar {
+    /// Whitespace (`char::is_whitespace`, so also U+00A0 and U+3000): a whole run of it is one space.
+    Space,
+    /// A combining mark (U+0300..U+036F) or a zero-width character (U+200B..U+200D, U+2060, U+FEFF): nothing,
+    /// so that a decomposed "Z\u{30C}" folds like "Ž" and an invisible character cannot split a word.
+    Nothing,
+    /// The character lower-cased.
+    Char(char),
+    /// A Latin letter's transliteration: ASCII letters and digits, to be lower-cased ("ß" → "ss").
+    Ascii(&'static str),
+}
+
+/// How `fold` folds `c`. Only Latin letters (U+00C0..U+024F, U+1E00..U+1EFF) are transliterated: across
+/// scripts a transliteration is a guess ("Иван" is "Ivan", "Iwan" or "Ivane"), so other letters are only
+/// lower-cased and "Иван" finds "ИВАН" but not "Ivan". A character whose lower case is ASCII or a Latin letter
+/// (the Kelvin sign, the Ångström sign) folds like that letter.
+pub fn fold_char(c: char) -> FoldedChar {
+    if c.is_whitespace() {
+        return FoldedChar::Space;
+    }
+    if c.is_ascii() {
+        return FoldedChar::Char(c.to_ascii_lowercase());
+    }
+    if matches!(c, '\u{300}'..='\u{36F}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}') {
+        return FoldedChar::Nothing;
+    }
+    if let Some(ascii) = latin_transliteration(c) {
+        return FoldedChar::Ascii(ascii);
+    }
+    // Only U+0130 'İ' lower-cases to two characters, and it is a Latin letter.
+    let mut lower = c.to_lowercase();
+    let lower = match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    };
+    match latin_transliteration(lower) {
+        Some(ascii) => FoldedChar::Ascii(ascii),
+        None => FoldedChar::Char(lower),
+    }
+}
+
+/// The `deunicode` transliteration of a Latin letter, when it is ASCII letters and digits: "×" → "x" or
+/// "ŉ" → "'n" are not. A match of whole words therefore never begins or ends inside a transliteration (the
+/// characters on both sides would be letters), which the prefilter relies on.
+fn latin_transliteration(c: char) -> Option<&'static str> {
+    if !matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}') || !c.is_alphabetic() {
+        return None;
+    }
+    deunicode_char(c).filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Folds `text` as `fold_char` says, every run of whitespace one space.
 pub fn fold(text: &str) -> Folded {
     let mut folded = String::with_capacity(text.len());
     let mut origin = Vec::with_capacity(text.len() + 1);
     let mut steps = Steps::default();
-    let mut push = |c: char, at: usize, folded: &mut String| {
-        if c.is_whitespace() {
-            if folded.ends_with(' ') {
-                return;
-            }
-            folded.push(' ');
-        } else {
-            folded.push(c);
-        }
-        origin.resize(folded.len(), at);
-    };
     for (at, c) in text.char_indices() {
         steps.step();
-        if c.is_ascii() {
-            push(c.to_ascii_lowercase(), at, &mut folded);
-        } else if c.is_whitespace() {
-            push(' ', at, &mut folded);
-        } else if let Some(ascii) = deunicode_char(c) {
-            for a in ascii.chars() {
-                push(a.to_ascii_lowercase(), at, &mut folded);
+        match fold_char(c) {
+            FoldedChar::Space => {
+                if !folded.ends_with(' ') {
+                    folded.push(' ');
+                }
             }
-        } else {
-            for l in c.to_lowercase() {
-                push(l, at, &mut folded);
+            FoldedChar::Nothing => {}
+            FoldedChar::Char(l) => folded.push(l),
+            FoldedChar::Ascii(ascii) => {
+                folded.extend(ascii.chars().map(|a| a.to_ascii_lowercase()));
             }
         }
+        origin.resize(folded.len(), at);
     }
     origin.push(text.len());
     Folded {
         text: folded,
         origin,
     }
+}
+
+/// `name`'s folding, which expression indexes hold and which must therefore not change: every non-ASCII
+/// character transliterated by `deunicode` (kept, lower-cased, when it has no transliteration), every run of
+/// whitespace one space.
+fn transliterated(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    let mut steps = Steps::default();
+    let mut push = |c: char| {
+        if !c.is_whitespace() {
+            folded.push(c);
+        } else if !folded.ends_with(' ') {
+            folded.push(' ');
+        }
+    };
+    for c in text.chars() {
+        steps.step();
+        if c.is_ascii() {
+            push(c.to_ascii_lowercase());
+        } else if c.is_whitespace() {
+            push(' ');
+        } else if let Some(ascii) = deunicode_char(c) {
+            ascii.chars().for_each(|a| push(a.to_ascii_lowercase()));
+        } else {
+            c.to_lowercase().for_each(&mut push);
+        }
+    }
+    folded
 }
 
 /// `gdpr.normalize_email(text)`: the form e-mails are compared in.
@@ -251,6 +322,9 @@ mod tests {
         assert_eq!(name("Nova\u{301}k Jan").as_deref(), Some("jan novak"));
         assert_eq!(name(" -, "), None);
         assert_eq!(name(""), None);
+        // Other scripts are transliterated too (unlike `fold`): the normal form indexes hold.
+        assert_eq!(name("Петров Иван").as_deref(), Some("ivan petrov"));
+        assert_eq!(name("Nguyễn Thị").as_deref(), Some("nguyen thi"));
     }
 
     #[test]
@@ -352,5 +426,46 @@ mod tests {
             f.original_span(0, 3),
             (0, "a\u{A0}\u{200B} \u{2028}b".len())
         );
+        assert_eq!(fold("a\t\r\n\u{3000}\u{2003}\u{85}b").text, "a b");
+    }
+
+    #[test]
+    fn folding_transliterates_only_latin_letters() {
+        assert_eq!(fold("Nguyễn Thị Ánh").text, "nguyen thi anh");
+        assert_eq!(
+            fold("ŁUKASZ Straße ẞ Æsir ĳ").text,
+            "lukasz strasse ss aesir ij"
+        );
+        // Other scripts are only lower-cased: "Иван" is not "Ivan".
+        assert_eq!(fold("Иван ПЕТРОВ").text, "иван петров");
+        assert_eq!(fold("ΣΩΚΡΑΤΗΣ 山田").text, "σωκρατησ 山田");
+        // Latin characters whose transliteration is no letter stay.
+        assert_eq!(fold("2×3 ŉ").text, "2×3 ŉ");
+        // Letters that lower-case to an ASCII or Latin letter: the Kelvin and Ångström signs, 'İ'.
+        assert_eq!(fold("\u{212A}\u{212B} İ").text, "ka i");
+        assert_eq!(fold_char('\u{130}'), FoldedChar::Ascii("I"));
+        assert_eq!(fold_char('Й'), FoldedChar::Char('й'));
+        assert_eq!(fold_char('\u{A0}'), FoldedChar::Space);
+    }
+
+    #[test]
+    fn folding_drops_combining_marks_and_zero_width_characters() {
+        // Decomposed (NFD) text folds like precomposed (NFC) text.
+        let nfd = "Z\u{30C}ofie S\u{30C}t\u{30C}astna\u{301}";
+        assert_eq!(fold(nfd).text, "zofie stastna");
+        assert_eq!(fold("Žofie Šťastná").text, "zofie stastna");
+        // A zero-width character inside a word does not split it.
+        let text = "ja\u{200B}na\u{200C}\u{200D}\u{2060}\u{FEFF}x";
+        let f = fold(text);
+        assert_eq!(f.text, "janax");
+        assert_eq!(f.original_span(0, 4), (0, "ja\u{200B}na".len() + 12));
+        assert_eq!(f.original_span(4, 5), (text.len() - 1, text.len()));
+        for c in [
+            '\u{300}', '\u{36F}', '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ] {
+            assert_eq!(fold_char(c), FoldedChar::Nothing, "{c:?}");
+        }
+        // Combining marks outside U+0300..U+036F are kept (and separate words).
+        assert_eq!(fold("a\u{20DD}b").text, "a\u{20DD}b");
     }
 }

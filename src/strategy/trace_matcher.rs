@@ -2,20 +2,23 @@
 //! logs, webhook payloads and anonymous chats that no key ties to the person.
 //!
 //! E-mails (also URL-encoded), identifiers and addresses are found as whole words in the folded text (case and
-//! accents ignored), names when every one of their words occurs (in any order), phone numbers by their digits
-//! however they are grouped. `prefilter` gives PostgreSQL a regular expression that every such text matches,
-//! so that a trigram index can skip the rows without any candidate.
+//! Latin accents ignored, see `normalize::fold_char`), names when their words stand together (see `names`),
+//! phone numbers by their digits however they are grouped. `prefilter` gives PostgreSQL a regular expression
+//! that every such text matches, so that a trigram index can skip the rows without any candidate.
 
+mod names;
 mod phone;
 mod prefilter;
 #[cfg(test)]
+mod prefilter_tests;
+#[cfg(test)]
 mod tests;
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use self::names::{rest_follows, Name};
 use self::phone::{written_digits, MIN_PHONE_DIGITS};
 use crate::error::{GdprError, Result};
 use crate::interrupts::{check_interrupts, Steps};
@@ -46,8 +49,8 @@ struct Needle {
     /// A whole value found by this needle: its category and, for e-mails, the lower-cased form the original
     /// text must show (e-mails are case-insensitive, but "jan@priklad.cz" is not "jan@příklad.cz").
     whole: Vec<(&'static str, Option<String>)>,
-    /// The names (index into `TraceMatcher::name_lengths`, word index) this needle is a word of.
-    name_words: Vec<(usize, usize)>,
+    /// The names (index into `TraceMatcher::names`, order index) this needle is the first word of.
+    name_starts: Vec<(usize, usize)>,
 }
 
 impl Needle {
@@ -67,8 +70,9 @@ pub struct TraceMatcher {
     /// not a whole word there must not hide a shorter one that is.
     automaton: Option<AhoCorasick>,
     needles: Vec<Needle>,
-    /// How many distinct words (at least two) each name has.
-    name_lengths: Vec<usize>,
+    /// The names looked for: the automaton finds their first words (`Needle::name_starts`), the rest is read
+    /// from the text after them.
+    names: Vec<Name>,
     /// The subject's phone numbers in international form (digits only); ordered, for a stable prefilter.
     phones: BTreeSet<String>,
     /// Digits of the longest of them: longer windows of digit groups need not be normalized.
@@ -90,32 +94,11 @@ impl TraceMatcher {
             country_code,
             automaton: None,
             needles: Vec::new(),
-            name_lengths: Vec::new(),
+            names: Vec::new(),
             phones: BTreeSet::new(),
             longest_phone: 0,
         };
-        let mut needle_ids: HashMap<String, usize> = HashMap::new();
-        let mut needle_bytes = 0usize;
-        let mut needle = |folded: &str, needles: &mut Vec<Needle>| -> Result<usize> {
-            match needle_ids.entry(folded.to_string()) {
-                Entry::Occupied(e) => Ok(*e.get()),
-                Entry::Vacant(e) => {
-                    needle_bytes += folded.len();
-                    if needle_bytes > MAX_NEEDLE_BYTES {
-                        return Err(GdprError::InvalidParameter(format!(
-                            "the identifiers to look for add up to more than {} MiB",
-                            MAX_NEEDLE_BYTES >> 20
-                        )));
-                    }
-                    needles.push(Needle {
-                        text: folded.to_string(),
-                        whole: Vec::new(),
-                        name_words: Vec::new(),
-                    });
-                    Ok(*e.insert(needles.len() - 1))
-                }
-            }
-        };
+        let mut needles = Needles::default();
         let mut steps = Steps::default();
         for (value, kind) in ids.values.iter().zip(&ids.kinds) {
             steps.step();
@@ -130,7 +113,7 @@ impl TraceMatcher {
                     let encoded = normalize::url_encoded(&lower).to_lowercase();
                     for form in [lower, encoded] {
                         if form.chars().count() >= MIN_NEEDLE_CHARS {
-                            let id = needle(&fold(&form).text, &mut matcher.needles)?;
+                            let id = needles.id(&fold(&form).text, &mut matcher.needles)?;
                             matcher.needles[id].add_whole(category, Some(form));
                         }
                     }
@@ -146,26 +129,18 @@ impl TraceMatcher {
                     }
                 }
                 "name" => {
-                    let folded = fold(value);
-                    let mut words: Vec<String> = Vec::new();
-                    for word in normalize::words(&folded.text) {
-                        steps.step();
-                        if word.chars().count() >= 2 && !words.iter().any(|w| w == word) {
-                            words.push(word.to_string());
-                        }
-                    }
-                    // A lone first name or surname is too common to mean this person.
-                    if words.len() < 2 {
+                    let Some(name) = Name::parse(&fold(value).text) else {
                         continue;
-                    }
-                    let name_index = matcher.name_lengths.len();
-                    for (word_index, word) in words.iter().enumerate() {
-                        let id = needle(word, &mut matcher.needles)?;
+                    };
+                    needles.charge(name.len())?;
+                    let name_index = matcher.names.len();
+                    for (order_index, order) in name.orders.iter().enumerate() {
+                        let id = needles.id(&order[0].text, &mut matcher.needles)?;
                         matcher.needles[id]
-                            .name_words
-                            .push((name_index, word_index));
+                            .name_starts
+                            .push((name_index, order_index));
                     }
-                    matcher.name_lengths.push(words.len());
+                    matcher.names.push(name);
                 }
                 _ => {
                     let folded = fold(value);
@@ -173,7 +148,7 @@ impl TraceMatcher {
                     if folded.chars().count() < MIN_NEEDLE_CHARS {
                         continue;
                     }
-                    let id = needle(folded, &mut matcher.needles)?;
+                    let id = needles.id(folded, &mut matcher.needles)?;
                     matcher.needles[id].add_whole(category, None);
                 }
             }
@@ -254,7 +229,7 @@ impl TraceMatcher {
         categories
     }
 
-    /// Whole-word occurrences of the needles; name words only of names complete in `text`.
+    /// Whole-word occurrences of the needles; the words of a name only where the whole name follows.
     fn needle_spans(
         &self,
         automaton: &AhoCorasick,
@@ -263,9 +238,7 @@ impl TraceMatcher {
         steps: &mut Steps,
         spans: &mut Vec<Span>,
     ) {
-        let mut name_words_found: Vec<Vec<bool>> =
-            self.name_lengths.iter().map(|&n| vec![false; n]).collect();
-        let mut name_word_spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut name_words: Vec<(usize, usize)> = Vec::new();
         for m in automaton.find_overlapping_iter(&folded.text) {
             steps.step();
             let (start, end) = (m.start(), m.end());
@@ -289,30 +262,57 @@ impl TraceMatcher {
                     category,
                 });
             }
-            for &(name, word) in &needle.name_words {
-                name_words_found[name][word] = true;
-            }
-            if !needle.name_words.is_empty() {
-                name_word_spans.push((original_start, original_end, m.pattern().as_usize()));
-            }
-        }
-        let complete: Vec<bool> = name_words_found
-            .iter()
-            .map(|w| w.iter().all(|&f| f))
-            .collect();
-        for (start, end, needle) in name_word_spans {
-            steps.step();
-            if self.needles[needle]
-                .name_words
-                .iter()
-                .any(|&(name, _)| complete[name])
-            {
-                spans.push(Span {
-                    start,
-                    end,
-                    category: "name",
-                });
+            for &(name, order) in &needle.name_starts {
+                name_words.clear();
+                name_words.push((start, end));
+                let order = &self.names[name].orders[order];
+                if rest_follows(order, &folded.text, end, steps, &mut name_words) {
+                    for &(word_start, word_end) in &name_words {
+                        let (start, end) = folded.original_span(word_start, word_end);
+                        spans.push(Span {
+                            start,
+                            end,
+                            category: "name",
+                        });
+                    }
+                }
             }
         }
+    }
+}
+
+/// The needles collected so far, each once, within `MAX_NEEDLE_BYTES`.
+#[derive(Default)]
+struct Needles {
+    ids: HashMap<String, usize>,
+    bytes: usize,
+}
+
+impl Needles {
+    /// Counts `bytes` more against `MAX_NEEDLE_BYTES`.
+    fn charge(&mut self, bytes: usize) -> Result<()> {
+        self.bytes += bytes;
+        if self.bytes > MAX_NEEDLE_BYTES {
+            return Err(GdprError::InvalidParameter(format!(
+                "the identifiers to look for add up to more than {} MiB",
+                MAX_NEEDLE_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// The index in `needles` of the needle `folded`, added if new.
+    fn id(&mut self, folded: &str, needles: &mut Vec<Needle>) -> Result<usize> {
+        if let Some(&id) = self.ids.get(folded) {
+            return Ok(id);
+        }
+        self.charge(folded.len())?;
+        needles.push(Needle {
+            text: folded.to_string(),
+            whole: Vec::new(),
+            name_starts: Vec::new(),
+        });
+        self.ids.insert(folded.to_string(), needles.len() - 1);
+        Ok(needles.len() - 1)
     }
 }
