@@ -1,0 +1,241 @@
+//! The SQL of an erasure plan: how statements select, lock and compare rows, and the listing
+//! `gdpr.erasure_statements` shows.
+
+use pgrx::prelude::*;
+use pgrx::PgOid;
+
+use super::{Action, ErasurePlan, Identity, PlanEdge, PlanTable};
+use crate::catalog::introspect::{self, Column, Table};
+use crate::error::Result;
+use crate::strategy::Param;
+
+pub const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
+pub const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
+pub const BYTEA: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID);
+
+impl PlanTable {
+    /// A `SELECT` of rows matching `predicate` in the layout of the fetched rows, with only what identifies
+    /// them filled in (other fetched columns NULL), then the `extra` columns: the upward walk and searches need
+    /// nothing else.
+    pub fn select_identity(&self, predicate: &str, extra: &[String]) -> String {
+        let identity: &[usize] = match &self.identity {
+            Identity::Key(idx) => idx,
+            Identity::Ctid => &[],
+        };
+        let mut cols = vec![
+            "t.ctid::text".to_string(),
+            "t.tableoid::oid::text".to_string(),
+        ];
+        cols.extend(self.fetched.iter().enumerate().map(|(i, c)| {
+            if identity.contains(&i) {
+                format!("t.{}::text", c.sql_name)
+            } else {
+                "NULL::text".to_string()
+            }
+        }));
+        cols.extend(extra.iter().cloned());
+        format!(
+            "SELECT {} FROM {} AS t WHERE {predicate}",
+            cols.join(", "),
+            self.table.sql_name
+        )
+    }
+
+    /// Parameter types of `delete_sql`: one `text[]` per key column, or `text[]` ctids and a `text` tableoid.
+    pub fn identity_types(&self) -> Vec<PgOid> {
+        match &self.identity {
+            Identity::Key(idx) => vec![TEXT_ARRAY; idx.len()],
+            Identity::Ctid => vec![TEXT_ARRAY, TEXT],
+        }
+    }
+
+    /// Parameter types of `update_sql`: the identity, the one-time key, then the strategies' text values.
+    pub fn update_types(&self) -> Vec<PgOid> {
+        let mut types = self.identity_types();
+        types.push(BYTEA);
+        types.extend(self.update_params.iter().map(|p| {
+            if matches!(p, Param::Text(_)) {
+                TEXT
+            } else {
+                TEXT_ARRAY
+            }
+        }));
+        types
+    }
+}
+
+impl PlanEdge {
+    /// One `text[]` of values per referencing column, then the discriminator value.
+    pub fn param_types(&self) -> Vec<PgOid> {
+        let mut types = vec![TEXT_ARRAY; self.child_cols.len()];
+        if self.discriminator.is_some() {
+            types.push(TEXT);
+        }
+        types
+    }
+
+    /// Parameters of `select_child_refs`: the child's identity, then the discriminator value.
+    pub fn child_refs_param_types(&self, child: &PlanTable) -> Vec<PgOid> {
+        let mut types = child.identity_types();
+        if self.discriminator.is_some() {
+            types.push(TEXT);
+        }
+        types
+    }
+}
+
+/// `FOR UPDATE` for rows that are deleted or referenced by other reached rows, `FOR NO KEY UPDATE` otherwise.
+pub(super) fn row_lock(action: Action, referenced: bool) -> &'static str {
+    if action == Action::Delete || referenced {
+        "UPDATE"
+    } else {
+        "NO KEY UPDATE"
+    }
+}
+
+pub(super) fn select_sql(
+    table: &Table,
+    fetched: &[Column],
+    predicate: &str,
+    lock: Option<&str>,
+) -> String {
+    select_sql_with(table, fetched, predicate, lock, None)
+}
+
+/// `select_sql` with one more column after the fetched ones (an export's whole row as jsonb text).
+pub(super) fn select_sql_with(
+    table: &Table,
+    fetched: &[Column],
+    predicate: &str,
+    lock: Option<&str>,
+    extra: Option<&str>,
+) -> String {
+    let mut cols = vec![
+        "t.ctid::text".to_string(),
+        "t.tableoid::oid::text".to_string(),
+    ];
+    cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
+    cols.extend(extra.map(|e| format!("({e})::text")));
+    let lock = lock.map(|l| format!(" FOR {l} OF t")).unwrap_or_default();
+    format!(
+        "SELECT {} FROM {} AS t WHERE {predicate}{lock}",
+        cols.join(", "),
+        table.sql_name
+    )
+}
+
+/// `t.col = ANY(CAST($1 AS type[]))`, or a row comparison against unnested arrays for composite keys.
+/// `$first..` are `text[]` parameters, one per column.
+pub(super) fn match_values(cols: &[&Column], first: usize) -> String {
+    if let [col] = cols {
+        return format!(
+            "t.{} = ANY (CAST(${first} AS {}[]))",
+            col.sql_name, col.type_sql
+        );
+    }
+    let lhs: Vec<String> = cols.iter().map(|c| format!("t.{}", c.sql_name)).collect();
+    let casts: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("CAST(u.c{i} AS {})", c.type_sql))
+        .collect();
+    let arrays: Vec<String> = (0..cols.len())
+        .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
+        .collect();
+    let names: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+    format!(
+        "({}) IN (SELECT {} FROM ROWS FROM ({}) AS u({}))",
+        lhs.join(", "),
+        casts.join(", "),
+        arrays.join(", "),
+        names.join(", ")
+    )
+}
+
+/// A whole row of `t` as jsonb, bytea columns as `{"base64": …, "bytes": n}` (not hex text).
+pub(super) fn export_expr(table: &Table) -> Result<String> {
+    let mut row = "pg_catalog.to_jsonb(t.*)".to_string();
+    for (name, col) in introspect::bytea_columns(table)? {
+        row.push_str(&format!(
+            " || pg_catalog.jsonb_build_object({name}, CASE WHEN t.{col} IS NOT NULL THEN \
+             pg_catalog.jsonb_build_object('base64', pg_catalog.translate(pg_catalog.encode(t.{col}, 'base64'), \
+             E'\\n', ''), 'bytes', pg_catalog.octet_length(t.{col})) END)"
+        ));
+    }
+    Ok(row)
+}
+
+/// Like `match_values`, comparing text forms (for columns of different types on the two sides of a link).
+pub(super) fn match_text_values(cols: &[&Column], first: usize) -> String {
+    if let [col] = cols {
+        return format!("t.{}::text = ANY (${first}::text[])", col.sql_name);
+    }
+    let lhs: Vec<String> = cols
+        .iter()
+        .map(|c| format!("t.{}::text", c.sql_name))
+        .collect();
+    let arrays: Vec<String> = (0..cols.len())
+        .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
+        .collect();
+    format!(
+        "({}) IN (SELECT * FROM ROWS FROM ({}))",
+        lhs.join(", "),
+        arrays.join(", ")
+    )
+}
+
+pub(super) fn type_names(types: &[PgOid]) -> Vec<String> {
+    types
+        .iter()
+        .map(|t| match *t {
+            TEXT_ARRAY => "text[]",
+            BYTEA => "bytea",
+            _ => "text",
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every statement of the plan as (table, purpose, SQL, parameter types), as a real erasure runs them.
+pub fn statements(plan: &ErasurePlan) -> Vec<(String, String, String, Vec<String>)> {
+    let mut out = vec![(
+        plan.tables[0].table.display.clone(),
+        "find subject".to_string(),
+        plan.root_select_locked.clone(),
+        type_names(&[TEXT_ARRAY]),
+    )];
+    for e in &plan.edges {
+        out.push((
+            plan.tables[e.child].table.display.clone(),
+            format!("find via {}", e.label),
+            e.select_locked.clone(),
+            type_names(&e.param_types()),
+        ));
+        if plan.tables[e.child].delete_directly {
+            out.push((
+                plan.tables[e.child].table.display.clone(),
+                format!("delete via {}", e.label),
+                e.delete_sql.clone(),
+                type_names(&e.param_types()),
+            ));
+        }
+    }
+    for t in &plan.tables {
+        match (t.action, &t.update_sql) {
+            (Action::Anonymize, Some(sql)) => out.push((
+                t.table.display.clone(),
+                "anonymize".into(),
+                sql.clone(),
+                type_names(&t.update_types()),
+            )),
+            (Action::Delete, _) => out.push((
+                t.table.display.clone(),
+                "delete".into(),
+                t.delete_sql.clone(),
+                type_names(&t.identity_types()),
+            )),
+            _ => {}
+        }
+    }
+    out
+}
