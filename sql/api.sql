@@ -287,11 +287,13 @@ REVOKE ALL ON FUNCTION
     gdpr.export_subject(text, text),
     gdpr.export_subject(text, text[]),
     gdpr.export_rows(text, text),
+    gdpr.export_rows(text, text[]),
     gdpr.export_guest(anyelement),
     gdpr.export_guest(text),
     gdpr.export_session(anyelement),
     gdpr.export_session(text),
     gdpr.locate(text, text),
+    gdpr.locate(text, text[]),
     gdpr._subject_tables(text)
 FROM PUBLIC;
 
@@ -306,9 +308,10 @@ BEGIN
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON FUNCTION gdpr.find_subjects(text, text, text, text, text),
              gdpr.find_guests(text, text, text, text), gdpr.export_subject(text, text),
-             gdpr.export_subject(text, text[]), gdpr.export_rows(text, text), gdpr.export_guest(anyelement),
+             gdpr.export_subject(text, text[]), gdpr.export_rows(text, text), gdpr.export_rows(text, text[]),
+             gdpr.export_guest(anyelement),
              gdpr.export_guest(text), gdpr.export_session(anyelement), gdpr.export_session(text),
-             gdpr.locate(text, text) TO %s',
+             gdpr.locate(text, text), gdpr.locate(text, text[]) TO %s',
         role::text);
     FOR t IN SELECT DISTINCT r::regclass FROM gdpr.subject s, gdpr._subject_tables(s.kind) r
              UNION SELECT tr.tbl FROM gdpr.trace tr LOOP

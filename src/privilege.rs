@@ -283,7 +283,45 @@ pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T>
             guc_nest_level,
         }
     };
+    pin_output_settings();
     let result = f();
     drop(switched);
     result
+}
+
+/// How values are written as text inside the extension's statements, whatever the session set: row identities
+/// travel as text and are cast back (a float written with fewer digits would name another row), and subject
+/// ids are logged in this form. Set only where the session differs, at the GUC nest level `as_role` opened,
+/// so they are rolled back with it.
+const OUTPUT_SETTINGS: [(&std::ffi::CStr, &std::ffi::CStr, &str); 4] = [
+    (c"extra_float_digits", c"1", "1"),
+    (c"DateStyle", c"ISO", "ISO"),
+    (c"IntervalStyle", c"postgres", "postgres"),
+    (c"bytea_output", c"hex", "hex"),
+];
+
+fn pin_output_settings() {
+    for (name, value, prefix) in OUTPUT_SETTINGS {
+        // SAFETY: GetConfigOption returns a pointer to the setting's current string (valid until the next
+        // change, read at once); set_config_option copies its arguments and reports errors as ERRORs.
+        unsafe {
+            let current = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+            let differs = current.is_null()
+                || !std::ffi::CStr::from_ptr(current)
+                    .to_string_lossy()
+                    .starts_with(prefix);
+            if differs {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_USERSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    0,
+                    false,
+                );
+            }
+        }
+    }
 }

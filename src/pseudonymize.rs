@@ -106,7 +106,7 @@ fn run_batches(
     let after_last = pk
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("CAST(($1::text[])[{}] AS {})", i + 1, c.type_sql))
+        .map(|(i, c)| format!("CAST(($1::text[])[{}] AS {})", i + 1, c.compare_type))
         .collect::<Vec<_>>();
     let select_batch = |with_start: bool| {
         let start = if with_start {

@@ -30,6 +30,13 @@ pub struct Column {
     pub type_sql: String,
     /// The type with its modifier (`character(6)`, `numeric(10,2)`), for messages.
     pub type_display: String,
+    /// The type a given value is cast to before it is compared with the column: `type_sql`, or for a domain its
+    /// base type without modifier — a domain over `char(5)` or `numeric(10,2)` would truncate or round the value
+    /// onto a neighbour's key, as the bare `character` would.
+    pub compare_type: String,
+    /// The equality operator of `compare_type`, schema-qualified (`OPERATOR(public.=)` for citext): statements
+    /// run with `search_path = pg_catalog`, where a bare `=` would compare an extension type's values as text.
+    pub equals: String,
     /// The type category of the column's base type (`S` string, `N` numeric, `D` date/time, ...).
     pub category: String,
     pub not_null: bool,
@@ -102,7 +109,12 @@ const COLUMN_QUERY: &str = "
                     WHERE i.indrelid = a.attrelid AND i.indisprimary
                       AND a.attnum = ANY (i.indkey::int2[])),
            pg_catalog.format_type(a.atttypid, a.atttypmod),
-           a.attnum
+           a.attnum,
+           pg_catalog.format_type(bt.oid, -1),
+           coalesce((SELECT pg_catalog.format('OPERATOR(%I.=)', n.nspname)
+                       FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+                      WHERE o.oprname = '=' AND o.oprleft = bt.oid AND o.oprright = bt.oid
+                      ORDER BY n.nspname = 'pg_catalog' DESC LIMIT 1), '=')
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -125,6 +137,8 @@ fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Resul
                 in_primary_key: r.get::<bool>(8)?.unwrap_or(false),
                 type_display: r.get::<String>(9)?.unwrap_or_default(),
                 attnum: r.get::<i16>(10)?.unwrap_or(0),
+                compare_type: r.get::<String>(11)?.unwrap_or_default(),
+                equals: r.get::<String>(12)?.unwrap_or_else(|| "=".into()),
             });
         }
         Ok(out)

@@ -36,7 +36,7 @@ pub struct TraceTable {
     pub key: Vec<Column>,
 }
 
-fn is_json(col: &Column) -> bool {
+pub fn is_json(col: &Column) -> bool {
     col.type_sql == "json" || col.type_sql == "jsonb"
 }
 

@@ -11,19 +11,19 @@ use crate::cache;
 use crate::error::{GdprError, Result};
 use crate::privilege::{require_privileges, Privilege};
 use crate::subject::plan::{ErasurePlan, PlanTable};
-use crate::subject::reach::{self, find_rows, subject_label, Purpose};
+use crate::subject::reach::{self, find_rows, stored_label, subject_label, Purpose};
 
 /// One exported row: table, the path that reached it, the row as JSON.
 pub type ExportedRow = (String, String, Value);
 
 /// Checks the key and the caller's SELECT on every table the reach reads, then finds the rows, each read whole
-/// by the statement that reaches it. `f` gets each table's rows. Returns the subject's id in its canonical form
-/// and whether the subject was found.
+/// by the statement that reaches it. `f` gets each table's rows. Returns the subject's label (its key as
+/// stored, or as the key type writes the given id if not found) and whether the subject was found.
 fn for_each_table(
     plan: &ErasurePlan,
     id: &[String],
     mut f: impl FnMut(&PlanTable, Vec<Value>) -> Result<()>,
-) -> Result<(Vec<String>, bool)> {
+) -> Result<(String, bool)> {
     reach::check_key_length(plan, id)?;
     let what = format!("exporting {} {}", plan.kind, subject_label(id));
     for t in &plan.tables {
@@ -34,8 +34,9 @@ fn for_each_table(
         find_rows(client, plan, &id, Purpose::Export).map(|(reached, _)| reached)
     })?;
     if reached[0].rows.is_empty() {
-        return Ok((id, false));
+        return Ok((subject_label(&id), false));
     }
+    let label = stored_label(plan, &reached[0]).unwrap_or_else(|| subject_label(&id));
     for (t, r) in plan.tables.iter().zip(&reached) {
         if r.rows.is_empty() {
             continue;
@@ -49,15 +50,13 @@ fn for_each_table(
         }
         f(t, rows)?;
     }
-    Ok((id, true))
+    Ok((label, true))
 }
 
-fn not_found(plan: &ErasurePlan, id: &[String]) -> GdprError {
+fn not_found(plan: &ErasurePlan, label: &str) -> GdprError {
     GdprError::NoDataFound(format!(
-        "{} {} not found in {}",
-        plan.kind,
-        subject_label(id),
-        plan.tables[0].table.display
+        "{} {label} not found in {}",
+        plan.kind, plan.tables[0].table.display
     ))
 }
 
@@ -65,7 +64,7 @@ fn not_found(plan: &ErasurePlan, id: &[String]) -> GdprError {
 pub fn export_rows(kind: &str, id: Vec<String>) -> Result<Vec<ExportedRow>> {
     let plan = cache::plan_for(kind)?;
     let mut out = Vec::new();
-    let (id, found) = for_each_table(&plan, &id, |t, rows| {
+    let (label, found) = for_each_table(&plan, &id, |t, rows| {
         out.extend(
             rows.into_iter()
                 .map(|row| (t.table.display.clone(), t.path.clone(), row)),
@@ -73,7 +72,7 @@ pub fn export_rows(kind: &str, id: Vec<String>) -> Result<Vec<ExportedRow>> {
         Ok(())
     })?;
     if !found {
-        return Err(not_found(&plan, &id));
+        return Err(not_found(&plan, &label));
     }
     Ok(out)
 }
@@ -120,7 +119,7 @@ pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
     let mut tables = Vec::new();
     let mut categories: BTreeSet<&str> = BTreeSet::new();
     let mut consents = Vec::new();
-    let (id, found) = for_each_table(&plan, &id, |t, rows| {
+    let (subject_id, found) = for_each_table(&plan, &id, |t, rows| {
         consents.extend(referenced_consents(t, &rows, &consent_columns));
         categories.extend(t.categories.iter().map(|c| c.category));
         let columns: serde_json::Map<String, Value> = t
@@ -137,10 +136,9 @@ pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
         }));
         Ok(())
     })?;
-    let subject_id = subject_label(&id);
     let erasures = crate::audit::entries(kind, &subject_id)?;
     if !found && erasures.as_array().is_none_or(Vec::is_empty) {
-        return Err(not_found(&plan, &id));
+        return Err(not_found(&plan, &subject_id));
     }
     Ok(json!({
         "kind": kind,

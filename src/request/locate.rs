@@ -8,7 +8,9 @@ use crate::cache;
 use crate::error::{GdprError, Result};
 use crate::subject::erase::require_entitlement;
 use crate::subject::identifiers::subject_identifiers;
-use crate::subject::reach::{check_key_length, check_key_values, find_rows, Purpose};
+use crate::subject::reach::{
+    check_key_length, check_key_values, find_rows, subject_label, Purpose,
+};
 use crate::subject::traces;
 
 /// (table, row key, columns, categories) of every trace row holding the subject's identifiers.
@@ -19,17 +21,17 @@ pub fn locate(kind: &str, id: Vec<String>) -> Result<Vec<Trace>> {
     check_key_length(&plan, &id)?;
     let tables = traces::declared()?;
     traces::require_declared(&tables)?;
-    let what = format!("locating traces of {kind} {}", id.join(","));
+    let what = format!("locating traces of {kind} {}", subject_label(&id));
     // Reading the subject's rows as a dry run does, then every trace table.
     require_entitlement(&plan, true, &what)?;
     traces::require_entitlement(&tables, false, &what)?;
-    check_key_values(&plan, &id)?;
+    let id = check_key_values(&plan, &id)?;
     let found = Spi::connect_mut(|client| {
         let (reach, _) = find_rows(client, &plan, &id, Purpose::Read)?;
         if reach[0].rows.is_empty() {
             return Err(GdprError::NoDataFound(format!(
                 "{kind} {} not found in {}",
-                id.join(","),
+                subject_label(&id),
                 plan.tables[0].table.display
             )));
         }

@@ -122,3 +122,42 @@ fn locate(
     let found = locate::locate(&kind, id).or_report();
     TableIterator::new(found.into_iter().map(|(t, k, c, g)| (t, JsonB(k), c, g)))
 }
+
+/// `export_rows` for subjects with a composite key (`id` lists the key values in key order).
+#[pg_extern(stable, name = "export_rows")]
+#[search_path(pg_catalog, pg_temp)]
+fn export_rows_composite(
+    kind: Option<&str>,
+    id: Option<Vec<Option<String>>>,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(path, String),
+        name!(row, JsonB),
+    ),
+> {
+    let (kind, id) = subject_id(kind, id, "export_rows");
+    let rows = export::export_rows(&kind, id).or_report();
+    TableIterator::new(rows.into_iter().map(|(t, p, r)| (t, p, JsonB(r))))
+}
+
+/// `locate` for subjects with a composite key.
+#[pg_extern(stable, name = "locate")]
+#[search_path(pg_catalog, pg_temp)]
+fn locate_composite(
+    kind: Option<&str>,
+    id: Option<Vec<Option<String>>>,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(row_key, JsonB),
+        name!(columns, Vec<String>),
+        name!(categories, Vec<String>),
+    ),
+> {
+    let (kind, id) = subject_id(kind, id, "locate");
+    let found = locate::locate(&kind, id).or_report();
+    TableIterator::new(found.into_iter().map(|(t, k, c, g)| (t, JsonB(k), c, g)))
+}

@@ -14,8 +14,8 @@ use super::guard;
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, subject_label,
-    EdgeCount, Purpose, Reach, Row,
+    check_key_length, check_key_values, execute, find_rows, identity_args, stored_label,
+    subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
 use crate::audit;
@@ -259,7 +259,6 @@ fn erase_with(
     };
 
     let id = check_key_values(plan, &id)?;
-    let subject_id = subject_label(&id);
 
     let (reach, edge_counts, trace_report) = Spi::connect_mut(|client| {
         let (reach, edge_counts) = find_rows(
@@ -295,6 +294,7 @@ fn erase_with(
         Ok::<_, GdprError>((reach, edge_counts, trace_report))
     })?;
 
+    let subject_id = stored_label(plan, &reach[0]).unwrap_or_else(|| subject_label(&id));
     let erasure_id = random_uuid();
     if reach[0].rows.is_empty() {
         if !audit::was_erased(kind, &subject_id)? {

@@ -180,7 +180,15 @@ pub fn build(relid: pg_sys::Oid) -> crate::error::Result<Guard> {
         let predicate: Vec<String> = parent_cols
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("x.{} = CAST(${} AS {})", c.sql_name, i + 1, c.type_sql))
+            .map(|(i, c)| {
+                format!(
+                    "x.{} {} CAST(${} AS {})",
+                    c.sql_name,
+                    c.equals,
+                    i + 1,
+                    c.compare_type
+                )
+            })
             .collect();
         let lock_sql = format!(
             "SELECT 1 FROM {} AS x WHERE {} FOR KEY SHARE OF x",

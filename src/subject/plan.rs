@@ -254,7 +254,7 @@ fn position(fetched: &mut Vec<Column>, col: &Column) -> usize {
 
 /// An edge's referencing columns as text, the condition on its referenced columns, and its discriminator column
 /// (name, type).
-type EdgeColumns = (Vec<String>, String, Option<(String, String)>);
+type EdgeColumns = (Vec<String>, String, Option<(String, String, String)>);
 
 /// The erasure plan of a declared subject kind.
 pub fn build(kind: &str) -> Result<ErasurePlan> {
@@ -397,9 +397,13 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             } else {
                 match_text_values(&parent_refs, 1)
             },
-            disc_col
-                .as_ref()
-                .map(|c| (c.sql_name.clone(), c.type_sql.clone())),
+            disc_col.as_ref().map(|c| {
+                (
+                    c.sql_name.clone(),
+                    format!("{} CAST", c.equals),
+                    c.compare_type.clone(),
+                )
+            }),
         ));
     }
 
@@ -417,10 +421,11 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         let mut predicate = match_values(&cols, 1);
         if let Some(dc) = &disc_col {
             predicate.push_str(&format!(
-                " AND t.{} = CAST(${} AS {})",
+                " AND t.{} {} CAST(${} AS {})",
                 dc.sql_name,
+                dc.equals,
                 cols.len() + 1,
-                dc.type_sql
+                dc.compare_type
             ));
         }
         let (table, fetched, _, _) = &tables_info[child];
@@ -484,10 +489,11 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         .enumerate()
         .map(|(i, c)| {
             format!(
-                "t.{} = CAST(($1::text[])[{}] AS {})",
+                "t.{} {} CAST(($1::text[])[{}] AS {})",
                 c.sql_name,
+                c.equals,
                 i + 1,
-                c.type_sql
+                c.compare_type
             )
         })
         .collect::<Vec<_>>()
@@ -498,7 +504,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         .copied()
         .unwrap_or(Action::Anonymize);
     let root_lock = row_lock(root_action, true);
-    let root_key_types = root_cols.iter().map(|c| c.type_sql.clone()).collect();
+    let root_key_types = root_cols.iter().map(|c| c.compare_type.clone()).collect();
     let root_select_locked = select_sql(
         &tables_info[0].0,
         &tables_info[0].1,
@@ -632,9 +638,9 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             child.table.sql_name,
             child.identity_predicate
         );
-        if let Some((col, type_sql)) = disc {
+        if let Some((col, equals_cast, type_sql)) = disc {
             refs.push_str(&format!(
-                " AND t.{col} = CAST(${} AS {type_sql})",
+                " AND t.{col} {equals_cast}(${} AS {type_sql})",
                 child.identity_params + 1
             ));
         }

@@ -341,6 +341,17 @@ pub fn subject_label(id: &[String]) -> String {
     }
 }
 
+/// The subject's key as stored (`7.00` for a numeric(8,2) key given as `7`), from its found row: the label its
+/// erasures are logged under, whatever form the caller typed. None if the subject was not found.
+pub fn stored_label(plan: &ErasurePlan, root: &Reach) -> Option<String> {
+    let Identity::Key(idx) = &plan.tables[0].identity else {
+        return None;
+    };
+    let row = root.rows.first()?;
+    let key: Option<Vec<String>> = idx.iter().map(|i| row[i + 2].clone()).collect();
+    key.map(|k| subject_label(&k))
+}
+
 /// `value` as the key type's text form, or None if it is not valid input: integers are parsed here, other types
 /// cast in a subtransaction (gdpr._canonical_input) as the subject table's owner (a domain's CHECK is its code).
 fn canonical_key(value: &str, type_sql: &str, table: &Table) -> Result<Option<String>> {

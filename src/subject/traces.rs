@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::plan::TEXT;
 use super::reach::{execute, fetch};
+use crate::catalog::introspect::Column;
 use crate::catalog::traces::{self, TraceAction, TraceTable};
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_table_owner, require_privileges, Privilege};
@@ -65,19 +66,31 @@ fn identity_predicate(t: &TraceTable) -> String {
     t.key
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("t.{} = CAST(${} AS {})", c.sql_name, i + 1, c.type_sql))
+        .map(|(i, c)| {
+            format!(
+                "t.{} {} CAST(${} AS {})",
+                c.sql_name,
+                c.equals,
+                i + 1,
+                c.compare_type
+            )
+        })
         .collect::<Vec<_>>()
         .join(" AND ")
 }
 
+/// The statement reading a trace table: every row, or with `prefilter` only rows whose text columns match it.
+/// A json column's serialized text escapes its strings (`\n` glues onto the next word): a table with one is
+/// read in full. The comparison uses the "C" collation: a column's nondeterministic collation refuses regular
+/// expressions, and the pattern spells out both cases itself.
 fn scan_sql(t: &TraceTable, prefilter: bool) -> String {
     let mut cols = identity_list(t);
     cols.extend(t.columns.iter().map(|c| format!("t.{}::text", c.sql_name)));
-    let filter = if prefilter {
+    let filter = if prefilter && !t.columns.iter().any(traces::is_json) {
         let conditions: Vec<String> = t
             .columns
             .iter()
-            .map(|c| format!("t.{}::text ~* $1", c.sql_name))
+            .map(|c| format!("(t.{}::text COLLATE pg_catalog.\"C\") ~* $1", c.sql_name))
             .collect();
         format!(" WHERE {}", conditions.join(" OR "))
     } else {
@@ -102,6 +115,22 @@ fn row_key(t: &TraceTable, identity: &[Option<String>]) -> Value {
     Value::Object(key)
 }
 
+/// The categories of the subject's identifiers in one column's value: in a json column, in its decoded strings
+/// (keys and values), at any depth.
+fn categories_in(matcher: &TraceMatcher, column: &Column, text: &str) -> Result<Vec<&'static str>> {
+    if !traces::is_json(column) {
+        return Ok(matcher.categories(text));
+    }
+    let mut found = BTreeSet::new();
+    for (leaf, key) in crate::strategy::jsonb::string_leaves(text, None)? {
+        found.extend(matcher.categories(&leaf));
+        if let Some(key) = key {
+            found.extend(matcher.categories(&key));
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
 /// Searches one trace table in full (as its owner), in batches, reporting progress on large tables.
 fn scan_table(
     client: &mut SpiClient<'_>,
@@ -110,10 +139,15 @@ fn scan_table(
     matcher: &TraceMatcher,
     prefilter: &Option<String>,
 ) -> Result<Vec<Located>> {
-    let sql = scan_sql(t, prefilter.is_some());
+    let filtered = prefilter.is_some() && !t.columns.iter().any(traces::is_json);
+    let sql = scan_sql(t, filtered);
     let width = identity_width(t);
     as_table_owner(&t.table, "searching traces in", || {
-        let args: Vec<DatumWithOid<'_>> = prefilter.iter().map(|p| p.as_str().into()).collect();
+        let args: Vec<DatumWithOid<'_>> = prefilter
+            .iter()
+            .filter(|_| filtered)
+            .map(|p| p.as_str().into())
+            .collect();
         let mut cursor = client.try_open_cursor(sql.as_str(), &args)?;
         let mut found = Vec::new();
         let mut scanned = 0usize;
@@ -129,7 +163,7 @@ fn scan_table(
                 let mut categories = BTreeSet::new();
                 for (i, c) in t.columns.iter().enumerate() {
                     if let Some(text) = r.get::<String>(width + i + 1)? {
-                        let found_here = matcher.categories(&text);
+                        let found_here = categories_in(matcher, c, &text)?;
                         if !found_here.is_empty() {
                             columns.push(c.name.clone());
                             categories.extend(found_here);
@@ -240,15 +274,13 @@ pub fn apply(
             let key: Vec<DatumWithOid<'_>> =
                 row.identity.iter().map(|v| v.clone().into()).collect();
             let current = fetch(client, &t.table, &lock, &types, &key)?;
+            // Gone under its identity: deleted, or moved (a new key, a new ctid) with the identifiers perhaps
+            // still in it. Either way the erasure cannot vouch for it: retry.
             let Some(values) = current.into_iter().next() else {
-                if t.key.is_empty() {
-                    return Err(GdprError::ObjectChanged(format!(
-                        "a row of {} (a table without primary key) holding the subject's identifiers changed while \
-                         being erased; retry the erasure",
-                        t.table.display
-                    )));
-                }
-                continue; // deleted meanwhile
+                return Err(GdprError::ObjectChanged(format!(
+                    "a row of {} holding the subject's identifiers changed while being erased; retry the erasure",
+                    t.table.display
+                )));
             };
             let replaced: Vec<Option<String>> = values
                 .iter()

@@ -124,31 +124,34 @@ pub(super) fn select_sql_with(
     )
 }
 
-/// `t.col = ANY(CAST($1 AS type[]))`, or a row comparison against unnested arrays for composite keys.
-/// `$first..` are `text[]` parameters, one per column.
+/// `t.col = ANY(CAST($1 AS type[]))`, or for composite keys a semi-join against the unnested arrays, with each
+/// type's own equality operator. `$first..` are `text[]` parameters, one per column.
 pub(super) fn match_values(cols: &[&Column], first: usize) -> String {
     if let [col] = cols {
         return format!(
-            "t.{} = ANY (CAST(${first} AS {}[]))",
-            col.sql_name, col.type_sql
+            "t.{} {} ANY (CAST(${first} AS {}[]))",
+            col.sql_name, col.equals, col.compare_type
         );
     }
-    let lhs: Vec<String> = cols.iter().map(|c| format!("t.{}", c.sql_name)).collect();
-    let casts: Vec<String> = cols
+    let conditions: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("CAST(u.c{i} AS {})", c.type_sql))
+        .map(|(i, c)| {
+            format!(
+                "t.{} {} CAST(u.c{i} AS {})",
+                c.sql_name, c.equals, c.compare_type
+            )
+        })
         .collect();
     let arrays: Vec<String> = (0..cols.len())
         .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
         .collect();
     let names: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
     format!(
-        "({}) IN (SELECT {} FROM ROWS FROM ({}) AS u({}))",
-        lhs.join(", "),
-        casts.join(", "),
+        "EXISTS (SELECT FROM ROWS FROM ({}) AS u({}) WHERE {})",
         arrays.join(", "),
-        names.join(", ")
+        names.join(", "),
+        conditions.join(" AND ")
     )
 }
 

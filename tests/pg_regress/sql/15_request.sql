@@ -270,7 +270,45 @@ SELECT count(*) AS anon_chats_traces FROM gdpr.trace WHERE tbl::text = 'req.anon
 SELECT gdpr.undeclare_traces('req.call_log');
 SELECT regress.try($$SELECT * FROM gdpr.locate('guest', '2')$$);
 
+-- 9. Keys compared exactly: a domain with a modifier does not truncate the id given onto another key; citext
+-- keys use citext's own equality (foreign-key rows in another case are reached); a float key names its own row
+-- whatever extra_float_digits says. Traces in a jsonb column are read from its decoded strings, and a column with
+-- a nondeterministic collation can be searched.
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE SCHEMA keyx;
+CREATE DOMAIN keyx.code AS char(5);
+CREATE TABLE keyx.customers (code keyx.code PRIMARY KEY, name text);
+INSERT INTO keyx.customers VALUES ('AB123', 'Jana');
+CREATE TABLE keyx.users (login citext PRIMARY KEY, email text);
+CREATE TABLE keyx.posts (id int PRIMARY KEY, author citext REFERENCES keyx.users, body text);
+INSERT INTO keyx.users VALUES ('alice', 'alice@example.cz');
+INSERT INTO keyx.posts VALUES (1, 'alice', 'a'), (2, 'Alice', 'b'), (3, 'ALICE', 'c');
+CREATE TABLE keyx.floats (id float8 PRIMARY KEY, name text);
+INSERT INTO keyx.floats VALUES (0.3, 'Petr'), (0.30000000000000004, 'Jana');
+SELECT gdpr.declare_subject('keyx_customer', 'keyx.customers'), gdpr.declare_pii('keyx.customers', 'name', 'null'),
+       gdpr.declare_subject('keyx_user', 'keyx.users'), gdpr.declare_pii('keyx.users', 'email', 'fake_email'),
+       gdpr.declare_erase_action('keyx.posts', 'delete'),
+       gdpr.declare_subject('keyx_float', 'keyx.floats'), gdpr.declare_pii('keyx.floats', 'name', 'null');
+SELECT regress.try($$SELECT gdpr.anonymize_subject('keyx_customer', 'AB1234')$$);
+SELECT count(*) AS posts_exported FROM gdpr.export_rows('keyx_user', 'ALICE') WHERE table_name = 'keyx.posts';
+SELECT gdpr.anonymize_subject('keyx_user', 'Alice')->>'subject_id' AS erased_as;
+SELECT count(*) AS posts_left FROM keyx.posts;
+BEGIN;
+SET LOCAL extra_float_digits = 0;
+SELECT gdpr.anonymize_subject('keyx_float', '0.30000000000000004')->>'total_rows' AS rows;
+COMMIT;
+SELECT id = 0.3 AS is_point_three, name FROM keyx.floats ORDER BY id;
+CREATE COLLATION keyx.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE keyx.hooks (id int PRIMARY KEY, payload jsonb);
+CREATE TABLE keyx.tickets (id int PRIMARY KEY, body text COLLATE keyx.ci);
+INSERT INTO keyx.hooks VALUES (1, jsonb_build_object('msg', E'Contact:\nalice@example.cz')), (2, '{"msg": "other"}');
+INSERT INTO keyx.tickets VALUES (1, 'from ALICE@example.cz'), (2, 'from bob@example.cz');
+SELECT gdpr.declare_traces('keyx.hooks', '{payload}', 'delete'), gdpr.declare_traces('keyx.tickets', '{body}');
+INSERT INTO keyx.users VALUES ('bob', 'alice@example.cz');
+SELECT table_name, row_key, categories FROM gdpr.locate('keyx_user', 'bob') ORDER BY 1, 2::text;
+
 SET client_min_messages = warning;
+DROP SCHEMA keyx CASCADE;
 DROP SCHEMA req, req_mal, shop CASCADE;
 DROP OWNED BY regress_support, regress_plugin, regress_shop;
 DROP ROLE regress_support, regress_plugin, regress_shop;
