@@ -236,7 +236,18 @@ fn prefilter_matches_what_folding_ignores() {
 }
 
 /// Zero-width characters `fold` drops.
-const ZERO_WIDTH: &[char] = &['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
+const ZERO_WIDTH: &[char] = &[
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{2060}',
+    '\u{FEFF}',
+    '\u{AD}',
+    '\u{200E}',
+    '\u{202C}',
+    '\u{1DC4}',
+    '\u{E0041}',
+];
 
 /// Whitespace `fold` makes one space of.
 const WHITESPACE: &[char] = &[
@@ -383,4 +394,25 @@ fn prefilter_gives_up_when_too_long() {
     assert!(!m.is_empty());
     assert_eq!(m.prefilter(), None);
     assert!(m.find("at long street name 7, some city").len() == 1);
+}
+
+#[test]
+fn prefilter_matches_invisible_characters_and_marks_of_every_block() {
+    let m = matcher(&[("Jana Nováková", "name"), ("jnovakova", "identifier")]);
+    let p = Prefilter::of(&m);
+    for text in [
+        "Jana Nová\u{ad}ková",
+        "Jana \u{200e}Nováková",
+        "Jana Nova\u{1dc4}kova",
+        "\u{2066}Jana\u{2069} Nova\u{301}\u{34f}kova\u{fe0f}",
+        "jnova\u{ad}ko\u{e0020}va",
+    ] {
+        assert!(p.assert_superset(&m, text), "{text:?} is not found");
+    }
+    // The class allowed between any two characters is exactly what `fold_char` drops.
+    for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+        let between = format!("jnov{c}akova");
+        let dropped = fold_char(c) == FoldedChar::Nothing;
+        assert_eq!(p.matches(&between), dropped, "{c:?}");
+    }
 }
