@@ -133,13 +133,51 @@ impl Folded {
 pub enum FoldedChar {
     /// Whitespace (`char::is_whitespace`, so also U+00A0 and U+3000): a whole run of it is one space.
     Space,
-    /// A combining mark (U+0300..U+036F) or a zero-width character (U+200B..U+200D, U+2060, U+FEFF): nothing,
-    /// so that a decomposed "Z\u{30C}" folds like "Ž" and an invisible character cannot split a word.
+    /// A combining mark or a default-ignorable character (`IGNORED`): nothing, so that a decomposed "Z\u{30C}"
+    /// folds like "Ž" and an invisible character (a soft hyphen, a direction mark) cannot split a word.
     Nothing,
     /// The character lower-cased.
     Char(char),
     /// A Latin letter's transliteration: ASCII letters and digits, to be lower-cased ("ß" → "ss").
     Ascii(&'static str),
+}
+
+/// What `fold` drops: the combining marks (the blocks of combining diacritical marks, their extension and
+/// supplement, those for symbols, the combining half marks) and Unicode's default-ignorable code points (the
+/// soft hyphen, the combining grapheme joiner, the Arabic letter mark, the Hangul and Khmer fillers and inherent
+/// vowels, the Mongolian free variation selectors and vowel separator, zero-width characters, direction marks,
+/// embeddings and isolates, invisible operators, variation selectors, the byte order mark, shorthand format
+/// controls, musical symbol format characters and tags). The prefilter derives what it allows between any two
+/// characters from `fold_char`, hence from this one list too.
+const IGNORED: &[(char, char)] = &[
+    ('\u{AD}', '\u{AD}'),
+    ('\u{300}', '\u{36F}'),
+    ('\u{61C}', '\u{61C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{1AB0}', '\u{1AFF}'),
+    ('\u{1DC0}', '\u{1DFF}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{20D0}', '\u{20FF}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FE20}', '\u{FE2F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+/// Whether `fold` drops `c` (`IGNORED`).
+fn is_ignored(c: char) -> bool {
+    // U+034F, the combining grapheme joiner, is among the combining marks.
+    IGNORED
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
 }
 
 /// How `fold` folds `c`. Only Latin letters (U+00C0..U+024F, U+1E00..U+1EFF) are transliterated: across
@@ -153,7 +191,7 @@ pub fn fold_char(c: char) -> FoldedChar {
     if c.is_ascii() {
         return FoldedChar::Char(c.to_ascii_lowercase());
     }
-    if matches!(c, '\u{300}'..='\u{36F}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}') {
+    if is_ignored(c) {
         return FoldedChar::Nothing;
     }
     if let Some(ascii) = latin_transliteration(c) {
@@ -465,7 +503,63 @@ mod tests {
         ] {
             assert_eq!(fold_char(c), FoldedChar::Nothing, "{c:?}");
         }
-        // Combining marks outside U+0300..U+036F are kept (and separate words).
-        assert_eq!(fold("a\u{20DD}b").text, "a\u{20DD}b");
+        // Combining marks of every block, and invisible characters, do not split a word either.
+        assert_eq!(fold("a\u{20DD}b").text, "ab");
+        assert_eq!(
+            fold("Nová\u{AD}ková Nova\u{1DC4}kova \u{200E}Jana\u{200F}").text,
+            "novakova novakova jana"
+        );
+        for c in [
+            '\u{AD}',
+            '\u{34F}',
+            '\u{61C}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{17B4}',
+            '\u{17B5}',
+            '\u{180B}',
+            '\u{180E}',
+            '\u{180F}',
+            '\u{1AB0}',
+            '\u{1AFF}',
+            '\u{1DC0}',
+            '\u{1DC4}',
+            '\u{1DFF}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2061}',
+            '\u{206F}',
+            '\u{20D0}',
+            '\u{20FF}',
+            '\u{3164}',
+            '\u{FE00}',
+            '\u{FE0F}',
+            '\u{FE20}',
+            '\u{FE2F}',
+            '\u{FFA0}',
+            '\u{1BCA0}',
+            '\u{1BCA3}',
+            '\u{1D173}',
+            '\u{1D17A}',
+            '\u{E0000}',
+            '\u{E0001}',
+            '\u{E0FFF}',
+        ] {
+            assert_eq!(fold_char(c), FoldedChar::Nothing, "{c:?}");
+        }
+        // Their neighbours are kept.
+        for c in [
+            '\u{AC}',
+            '\u{AE}',
+            '\u{1DBF}',
+            '\u{2010}',
+            '\u{2070}',
+            '\u{FE30}',
+            '\u{E1000}',
+        ] {
+            assert_ne!(fold_char(c), FoldedChar::Nothing, "{c:?}");
+        }
     }
 }

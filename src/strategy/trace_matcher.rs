@@ -11,15 +11,15 @@ mod phone;
 mod prefilter;
 #[cfg(test)]
 mod prefilter_tests;
+mod search;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
-
-use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use self::names::{rest_follows, Name};
 use self::phone::{written_digits, MIN_PHONE_DIGITS};
+use self::search::{Literal, Search};
 use crate::error::{GdprError, Result};
 use crate::interrupts::{check_interrupts, Steps};
 use crate::normalize::{self, fold, Folded};
@@ -43,18 +43,23 @@ const MIN_NEEDLE_CHARS: usize = 3;
 /// Upper bound on the needle bytes (the automaton takes about ten times as much memory).
 const MAX_NEEDLE_BYTES: usize = 16 * 1024 * 1024;
 
+/// E-mails longer than this are compared with the original text by a search of their own (see `Exacts`), not
+/// at each match: overlapping matches of a long, repetitive e-mail would cost its length each.
+const SHORT_EXACT_BYTES: usize = 1024;
+
 /// A folded string looked for, and what a whole-word match of it means.
 struct Needle {
     text: String,
     /// A whole value found by this needle: its category and, for e-mails, the lower-cased form the original
-    /// text must show (e-mails are case-insensitive, but "jan@priklad.cz" is not "jan@příklad.cz").
-    whole: Vec<(&'static str, Option<String>)>,
+    /// text must show (e-mails are case-insensitive, but "jan@priklad.cz" is not "jan@příklad.cz"), as an
+    /// index into `TraceMatcher::exacts`.
+    whole: Vec<(&'static str, Option<usize>)>,
     /// The names (index into `TraceMatcher::names`, order index) this needle is the first word of.
     name_starts: Vec<(usize, usize)>,
 }
 
 impl Needle {
-    fn add_whole(&mut self, category: &'static str, exact: Option<String>) {
+    fn add_whole(&mut self, category: &'static str, exact: Option<usize>) {
         let whole = (category, exact);
         if !self.whole.contains(&whole) {
             self.whole.push(whole);
@@ -66,10 +71,14 @@ impl Needle {
 pub struct TraceMatcher {
     /// Assumed for numbers written without one.
     country_code: String,
-    /// Over the folded needles; standard semantics so that every occurrence is seen: a longer needle that is
-    /// not a whole word there must not hide a shorter one that is.
-    automaton: Option<AhoCorasick>,
+    /// Every occurrence of the folded needles (a longer needle that is not a whole word there must not hide a
+    /// shorter one that is).
+    search: Option<Search>,
     needles: Vec<Needle>,
+    /// The forms the original text must show e-mails in (`Needle::whole`), each once.
+    exacts: Vec<String>,
+    /// Those longer than `SHORT_EXACT_BYTES`, prepared for searching the lower-cased text (index in `exacts`).
+    long_exacts: Vec<(usize, Literal)>,
     /// The names looked for: the automaton finds their first words (`Needle::name_starts`), the rest is read
     /// from the text after them.
     names: Vec<Name>,
@@ -92,13 +101,16 @@ impl TraceMatcher {
         let country_code = normalize::country_code(country_code)?.to_string();
         let mut matcher = TraceMatcher {
             country_code,
-            automaton: None,
+            search: None,
             needles: Vec::new(),
+            exacts: Vec::new(),
+            long_exacts: Vec::new(),
             names: Vec::new(),
             phones: BTreeSet::new(),
             longest_phone: 0,
         };
         let mut needles = Needles::default();
+        let mut exact_ids: HashMap<String, usize> = HashMap::new();
         let mut steps = Steps::default();
         for (value, kind) in ids.values.iter().zip(&ids.kinds) {
             steps.step();
@@ -114,7 +126,16 @@ impl TraceMatcher {
                     for form in [lower, encoded] {
                         if form.chars().count() >= MIN_NEEDLE_CHARS {
                             let id = needles.id(&fold(&form).text, &mut matcher.needles)?;
-                            matcher.needles[id].add_whole(category, Some(form));
+                            let next = matcher.exacts.len();
+                            let exact = *exact_ids.entry(form.clone()).or_insert(next);
+                            if exact == next {
+                                if form.len() > SHORT_EXACT_BYTES {
+                                    let literal = Literal::new(&form, &mut steps);
+                                    matcher.long_exacts.push((exact, literal));
+                                }
+                                matcher.exacts.push(form);
+                            }
+                            matcher.needles[id].add_whole(category, Some(exact));
                         }
                     }
                 }
@@ -158,23 +179,15 @@ impl TraceMatcher {
             n.whole.sort_by_key(|(category, _)| category_rank(category));
         }
         if !matcher.needles.is_empty() {
-            let automaton = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(matcher.needles.iter().map(|n| n.text.as_str()))
-                .map_err(|e| {
-                    GdprError::InvalidParameter(format!(
-                        "cannot build the trace matcher for {} identifiers: {e}",
-                        ids.values.len()
-                    ))
-                })?;
-            matcher.automaton = Some(automaton);
+            let search = Search::new(matcher.needles.iter().map(|n| n.text.as_str()))?;
+            matcher.search = Some(search);
         }
         Ok(matcher)
     }
 
     /// Nothing usable to look for (only too short or too common identifiers).
     pub fn is_empty(&self) -> bool {
-        self.automaton.is_none() && self.phones.is_empty()
+        self.search.is_none() && self.phones.is_empty()
     }
 
     /// The subject's identifiers in `text`: sorted, non-overlapping (leftmost, then longest, wins).
@@ -184,9 +197,9 @@ impl TraceMatcher {
         }
         let mut steps = Steps::default();
         let mut candidates = self.phone_spans(text, &mut steps);
-        if let Some(automaton) = &self.automaton {
+        if let Some(search) = &self.search {
             let folded = fold(text);
-            self.needle_spans(automaton, text, &folded, &mut steps, &mut candidates);
+            self.needle_spans(search, text, &folded, &mut steps, &mut candidates);
         }
         candidates.sort_unstable_by_key(|s| {
             (s.start, std::cmp::Reverse(s.end), category_rank(s.category))
@@ -232,29 +245,35 @@ impl TraceMatcher {
     /// Whole-word occurrences of the needles; the words of a name only where the whole name follows.
     fn needle_spans(
         &self,
-        automaton: &AhoCorasick,
+        search: &Search,
         text: &str,
         folded: &Folded,
         steps: &mut Steps,
         spans: &mut Vec<Span>,
     ) {
+        let long_exacts = self.long_exacts_in(text, steps);
         let mut name_words: Vec<(usize, usize)> = Vec::new();
-        for m in automaton.find_overlapping_iter(&folded.text) {
-            steps.step();
-            let (start, end) = (m.start(), m.end());
+        search.each_match(&folded.text, steps, |start, end, needle, steps| {
             let glued = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
             if glued(folded.text[..start].chars().next_back())
                 || glued(folded.text[end..].chars().next())
             {
-                continue;
+                return;
             }
             let (original_start, original_end) = folded.original_span(start, end);
-            let needle = &self.needles[m.pattern().as_usize()];
-            let shown = || text[original_start..original_end].to_lowercase();
+            let needle = &self.needles[needle];
+            let shows = |exact: usize| {
+                let form = &self.exacts[exact];
+                if form.len() > SHORT_EXACT_BYTES {
+                    long_exacts.contains(&(original_start, original_end, exact))
+                } else {
+                    text[original_start..original_end].to_lowercase() == *form
+                }
+            };
             let whole = needle
                 .whole
                 .iter()
-                .find(|(_, exact)| exact.as_ref().is_none_or(|e| *e == shown()));
+                .find(|(_, exact)| exact.is_none_or(shows));
             if let Some((category, _)) = whole {
                 spans.push(Span {
                     start: original_start,
@@ -277,7 +296,36 @@ impl TraceMatcher {
                     }
                 }
             }
+        });
+    }
+
+    /// Where `text` shows the e-mails longer than `SHORT_EXACT_BYTES` (lower-cased character by character):
+    /// (start, end, index in `exacts`). Each is searched once, in linear time, rather than compared at each
+    /// of possibly many overlapping matches.
+    fn long_exacts_in(&self, text: &str, steps: &mut Steps) -> HashSet<(usize, usize, usize)> {
+        let mut found = HashSet::new();
+        if self.long_exacts.is_empty() {
+            return found;
         }
+        // `origin[i]`: where the character behind byte i of `lower` starts in `text`.
+        let mut lower = String::with_capacity(text.len());
+        let mut origin = Vec::with_capacity(text.len() + 1);
+        for (at, c) in text.char_indices() {
+            steps.step();
+            lower.extend(c.to_lowercase());
+            origin.resize(lower.len(), at);
+        }
+        origin.push(text.len());
+        // A match must begin and end where the lower case of a whole character does.
+        let boundary = |i: usize| i == 0 || i == lower.len() || origin[i] != origin[i - 1];
+        for (exact, literal) in &self.long_exacts {
+            literal.each_match(lower.as_bytes(), steps, |start, end, _| {
+                if boundary(start) && boundary(end) {
+                    found.insert((origin[start], origin[end], *exact));
+                }
+            });
+        }
+        found
     }
 }
 

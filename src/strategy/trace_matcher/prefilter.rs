@@ -20,8 +20,19 @@ use crate::normalize::{fold_char, FoldedChar};
 /// Beyond this many characters a regular expression costs PostgreSQL more than scanning every row.
 const MAX_PREFILTER_CHARS: usize = 20_000;
 
-/// The largest bound of an ARE repetition (`{m,n}`, PostgreSQL's `DUPMAX`).
-const MAX_REPETITION: usize = 255;
+/// What the class of characters folding to nothing (which stands between any two characters) counts toward
+/// `MAX_PREFILTER_CHARS`, whatever the length of its text: it is one bracket expression of some twenty ranges.
+const IGNORABLE_CHARS: usize = 40;
+
+/// The largest upper bound of a repetition `overlapping` writes out as `{m,n}`; longer runs are left unbounded
+/// (`*`, a looser superset). PostgreSQL expands a bounded repetition into as many copies of its atom.
+const MAX_REPETITION: usize = 8;
+
+/// Upper bound on the copies PostgreSQL's regex compiler makes of repeated atoms (the sum of the upper bounds
+/// of `{m,n}`): well under what makes it fail with "regular expression is too complex" (about 6,000 copies
+/// of a class, fewer of larger atoms). Beyond it the prefilter is not used: a prefilter that fails to compile
+/// would fail the search, and every erasure with traces.
+pub(super) const MAX_REPEATED_COPIES: usize = 2_000;
 
 impl TraceMatcher {
     /// A regular expression (PostgreSQL ARE, for the case-insensitive `~*`) that every text `find` finds
@@ -36,16 +47,17 @@ impl TraceMatcher {
             .chain(self.names.iter().map(Name::longest_word));
         let mut alternatives: Vec<String> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
-        let mut length = 0;
+        let (mut length, mut copies) = (0, 0);
         let mut steps = Steps::default();
         let mut fits = |alternative: String| {
             steps.step();
             if !seen.contains(&alternative) {
-                length += alternative.chars().count() + 1;
+                length += weighed_length(&alternative);
+                copies += repeated_copies(&alternative, &mut steps);
                 seen.insert(alternative.clone());
                 alternatives.push(alternative);
             }
-            length <= MAX_PREFILTER_CHARS + 1
+            length <= MAX_PREFILTER_CHARS + 1 && copies <= MAX_REPEATED_COPIES
         };
         for text in folded {
             // A pattern is no shorter than its text: a text that long is not even made one.
@@ -60,6 +72,41 @@ impl TraceMatcher {
         }
         (!alternatives.is_empty()).then(|| alternatives.join("|"))
     }
+}
+
+/// The length of `alternative` (and a `|`) counted toward `MAX_PREFILTER_CHARS`: each class of characters
+/// folding to nothing as `IGNORABLE_CHARS`.
+fn weighed_length(alternative: &str) -> usize {
+    let ignorable = &SOURCES.ignorable;
+    let classes = alternative.matches(ignorable.as_str()).count();
+    let rest = alternative.chars().count() - classes * ignorable.chars().count();
+    rest + classes * IGNORABLE_CHARS + 1
+}
+
+/// The copies of atoms the bounded repetitions (`{m}`, `{m,}`, `{m,n}`) of `pattern` make PostgreSQL's
+/// compiler expand: the sum of their largest bounds. Read from the pattern itself, whatever wrote it (a `{`
+/// that is no repetition is escaped, in and outside bracket expressions).
+pub(super) fn repeated_copies(pattern: &str, steps: &mut Steps) -> usize {
+    let mut copies = 0usize;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        steps.step();
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '{' => {
+                let bound: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                let largest = bound
+                    .split(',')
+                    .filter_map(|b| b.parse::<usize>().ok())
+                    .max();
+                copies = copies.saturating_add(largest.unwrap_or(0));
+            }
+            _ => {}
+        }
+    }
+    copies
 }
 
 /// A character as an ARE matches it literally: letters, digits and ASCII as they are (metacharacters escaped

@@ -8,8 +8,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use regex::{Regex, RegexBuilder};
 
+use super::prefilter::{repeated_copies, MAX_REPEATED_COPIES};
 use super::tests::{matcher, subject, FOUND, NOT_FOUND};
 use super::TraceMatcher;
+use crate::interrupts::Steps;
 use crate::normalize::{fold_char, FoldedChar};
 
 /// The prefilter as the regex crate runs it. The ARE syntax it uses reads the same there: `(?:…)`, bracket
@@ -236,7 +238,18 @@ fn prefilter_matches_what_folding_ignores() {
 }
 
 /// Zero-width characters `fold` drops.
-const ZERO_WIDTH: &[char] = &['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
+const ZERO_WIDTH: &[char] = &[
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{2060}',
+    '\u{FEFF}',
+    '\u{AD}',
+    '\u{200E}',
+    '\u{202C}',
+    '\u{1DC4}',
+    '\u{E0041}',
+];
 
 /// Whitespace `fold` makes one space of.
 const WHITESPACE: &[char] = &[
@@ -383,4 +396,68 @@ fn prefilter_gives_up_when_too_long() {
     assert!(!m.is_empty());
     assert_eq!(m.prefilter(), None);
     assert!(m.find("at long street name 7, some city").len() == 1);
+}
+
+#[test]
+fn prefilter_matches_invisible_characters_and_marks_of_every_block() {
+    let m = matcher(&[("Jana Nováková", "name"), ("jnovakova", "identifier")]);
+    let p = Prefilter::of(&m);
+    for text in [
+        "Jana Nová\u{ad}ková",
+        "Jana \u{200e}Nováková",
+        "Jana Nova\u{1dc4}kova",
+        "\u{2066}Jana\u{2069} Nova\u{301}\u{34f}kova\u{fe0f}",
+        "jnova\u{ad}ko\u{e0020}va",
+    ] {
+        assert!(p.assert_superset(&m, text), "{text:?} is not found");
+    }
+    // The class allowed between any two characters is exactly what `fold_char` drops.
+    for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+        let between = format!("jnov{c}akova");
+        let dropped = fold_char(c) == FoldedChar::Nothing;
+        assert_eq!(p.matches(&between), dropped, "{c:?}");
+    }
+}
+
+/// PostgreSQL expands a bounded repetition into copies of its atom: an e-mail of 26 runs of 255 's' (each a
+/// run of overlapping "ss" transliterations) once made a prefilter of thousands of copies that PostgreSQL
+/// refused to compile ("regular expression is too complex"), failing the search.
+#[test]
+fn prefilter_has_no_large_repetitions() {
+    let runs = format!("{}@x.cz", format!("{}.", "s".repeat(255)).repeat(26));
+    if let Some(pattern) = matcher(&[(&runs, "email")]).prefilter() {
+        assert!(repeated_copies(&pattern, &mut Steps::default()) <= MAX_REPEATED_COPIES);
+    }
+    // One run gives a prefilter, with the run unbounded.
+    let email = format!("{}@x.cz", "s".repeat(255));
+    let m = matcher(&[(&email, "email")]);
+    let p = Prefilter::of(&m);
+    assert!(repeated_copies(&p.pattern, &mut Steps::default()) <= 8);
+    let written = format!("{}@X.cz", "ß".repeat(127)).replacen("ß", "sS", 1);
+    assert!(p.assert_superset(&m, &format!("from {email} and")));
+    assert!(p.matches(&format!("from {written} and")));
+    // A looser superset: any run of them.
+    assert!(p.matches("from s@x.cz and"));
+    assert!(!p.matches_any_case("from s@y.cz and"));
+}
+
+/// Too many repetitions altogether (each phone number's gaps between digits are some): no prefilter, rather
+/// than one PostgreSQL might refuse to compile.
+#[test]
+fn prefilter_gives_up_when_too_complex() {
+    assert_eq!(
+        repeated_copies(
+            r"a{2,5}\{9}[\{\}]b{3}c{4,}(?:d{0,3})*",
+            &mut Steps::default()
+        ),
+        5 + 3 + 4 + 3
+    );
+    let phones: Vec<String> = (0..100).map(|i| format!("+420 601 000 {i:03}")).collect();
+    let ids: Vec<(&str, &str)> = phones.iter().map(|p| (p.as_str(), "phone")).collect();
+    let m = matcher(&ids);
+    assert!(m.prefilter().is_none());
+    assert_eq!(m.find("call 601 000 042 now").len(), 1);
+    let m = matcher(&ids[..20]);
+    let p = Prefilter::of(&m);
+    assert!(p.assert_superset(&m, "call 601 000 017 now"));
 }

@@ -310,3 +310,52 @@ fn long_texts_take_linear_time() {
     assert_eq!(m.find(&text).len(), 2);
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Repetitive identifiers of 200,000 characters (a login of one letter, e-mails whose every other character
+/// could start an occurrence) build and search a megabyte in linear time: a quadratic build or search would
+/// hang the test suite.
+#[test]
+fn repetitive_identifiers_take_linear_time() {
+    let login = "q".repeat(200_000);
+    let shorter = "q".repeat(60_000);
+    let overlapping = format!("{}a", "a@".repeat(100_000));
+    let email = format!("{}@x.cz", "ab".repeat(100_000));
+    let m = matcher(&[
+        (&login, "identifier"),
+        (&shorter, "identifier"),
+        (&overlapping, "email"),
+        (&email, "email"),
+        ("Jana Nováková", "name"),
+    ]);
+    let text = format!(
+        "{} {login} {} {email} {}",
+        "a@".repeat(250_000),
+        "ab".repeat(100_000),
+        "q".repeat(100_000)
+    );
+    assert!(text.len() > 1_000_000);
+    let spans = m.find(&text);
+    let found: Vec<(usize, usize, &str)> = spans
+        .iter()
+        .map(|s| (s.start, s.end - s.start, s.category))
+        .collect();
+    let login_at = 500_001;
+    let email_at = login_at + 200_001 + 200_001;
+    assert_eq!(
+        found,
+        vec![
+            (0, 200_001, "email"),
+            (200_002, 200_001, "email"),
+            (login_at, 200_000, "identifier"),
+            (email_at, email.len(), "email"),
+        ]
+    );
+    // Upper case in the text is the same e-mail; an accent is not.
+    let text = format!(
+        "{} {}á",
+        overlapping.to_uppercase(),
+        &overlapping[..overlapping.len() - 1]
+    );
+    assert_eq!(m.categories(&text), vec!["email"]);
+    assert_eq!(m.find(&text).len(), 1);
+}
