@@ -319,3 +319,6 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_subject_access(regrole) FROM PUBLIC;
+
+-- The trigram-indexable prefilter (gdpr.trace_fold(col) ~ ...) is evaluated after the cheap regular expression.
+ALTER FUNCTION gdpr.trace_fold(text) COST 1000;

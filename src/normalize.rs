@@ -276,6 +276,43 @@ fn transliterated(text: &str) -> String {
 }
 
 /// `gdpr.normalize_email(text)`: the form e-mails are compared in.
+/// `fold`ed text with the separators between digits removed (`600 316-760` → `600316760`): the form a
+/// trigram index on a trace column is built on (`gdpr.trace_fold`), in which every identifier the trace matcher
+/// can find shows as a plain substring.
+pub fn trace_fold(text: &str) -> String {
+    strip_digit_separators(&fold(text).text)
+}
+
+/// Drops runs of at most three of ` -./()` between two ASCII digits.
+pub fn strip_digit_separators(folded: &str) -> String {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut out = String::with_capacity(folded.len());
+    let mut steps = Steps::default();
+    let mut i = 0;
+    while i < chars.len() {
+        steps.step();
+        let c = chars[i];
+        if " -./()".contains(c) && out.ends_with(|p: char| p.is_ascii_digit()) {
+            let run = chars[i..]
+                .iter()
+                .take_while(|c| " -./()".contains(**c))
+                .count();
+            if run <= 3 && chars.get(i + run).is_some_and(|n| n.is_ascii_digit()) {
+                i += run;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+#[pg_extern(name = "trace_fold", immutable, parallel_safe)]
+fn trace_fold_sql(text: &str) -> String {
+    trace_fold(text)
+}
+
 #[pg_extern(name = "normalize_email", immutable, parallel_safe)]
 fn normalize_email(email: &str) -> Option<String> {
     self::email(email)

@@ -34,6 +34,8 @@ pub struct TraceTable {
     pub action: TraceAction,
     /// Primary key columns (empty: rows are addressed by ctid, locked before they change).
     pub key: Vec<Column>,
+    /// Per column: its collation is nondeterministic (regular expressions refuse it; searched in "C").
+    pub nondeterministic: Vec<bool>,
 }
 
 pub fn is_json(col: &Column) -> bool {
@@ -128,11 +130,24 @@ pub fn load() -> Result<Vec<TraceTable>> {
             e.in_context("a trace declaration no longer fits its table (declare it again with gdpr.declare_traces)")
         })?;
         let key = introspect::primary_key(&table)?;
+        let mut nondeterministic = Vec::with_capacity(columns.len());
+        for c in &columns {
+            nondeterministic.push(
+                Spi::get_one_with_args::<bool>(
+                    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                      JOIN pg_catalog.pg_collation k ON k.oid = a.attcollation
+                                     WHERE a.attrelid = $1 AND a.attnum = $2 AND NOT k.collisdeterministic)",
+                    &[table.oid.into(), c.attnum.into()],
+                )?
+                .unwrap_or(false),
+            );
+        }
         out.push(TraceTable {
             table,
             columns,
             action,
             key,
+            nondeterministic,
         });
     }
     Ok(out)

@@ -79,28 +79,72 @@ fn identity_predicate(t: &TraceTable) -> String {
         .join(" AND ")
 }
 
-/// The statement reading a trace table: every row, or with `prefilter` only rows whose text columns match it.
-/// A json column's serialized text escapes its strings (`\n` glues onto the next word): a table with one is
-/// read in full. The comparison uses the "C" collation: a column's nondeterministic collation refuses regular
-/// expressions, and the pattern spells out both cases itself.
-fn scan_sql(t: &TraceTable, prefilter: bool) -> String {
+/// The statement reading a trace table and its arguments: every row, or only rows whose text columns pass the
+/// prefilters — `gdpr.trace_fold(col) ~ $1` (plain literals: a trigram index on `gdpr.trace_fold(col)` serves
+/// it) and `(col COLLATE "C") ~* $2` (tighter, checked on the rows the first lets through). Both are supersets
+/// of what the matcher finds. A json column's serialized text escapes its strings (`\n` glues onto the next
+/// word): a table with one is read in full. The "C" collation: a nondeterministic one refuses regular
+/// expressions, and the patterns spell out both cases themselves.
+fn scan_sql(t: &TraceTable, filters: &Filters) -> (String, Vec<String>) {
     let mut cols = identity_list(t);
     cols.extend(t.columns.iter().map(|c| format!("t.{}::text", c.sql_name)));
-    let filter = if prefilter && !t.columns.iter().any(traces::is_json) {
+    let mut args = Vec::new();
+    let mut filter = String::new();
+    if !t.columns.iter().any(traces::is_json)
+        && (filters.index.is_some() || filters.regex.is_some())
+    {
+        let index = filters.index.as_ref().map(|p| {
+            args.push(p.clone());
+            args.len()
+        });
+        let regex = filters.regex.as_ref().map(|p| {
+            args.push(p.clone());
+            args.len()
+        });
         let conditions: Vec<String> = t
             .columns
             .iter()
-            .map(|c| format!("(t.{}::text COLLATE pg_catalog.\"C\") ~* $1", c.sql_name))
+            .zip(&t.nondeterministic)
+            .map(|(c, nondeterministic)| {
+                let mut parts = Vec::new();
+                if let Some(n) = index {
+                    // In the column's own collation, so that an index on gdpr.trace_fold(col) matches; a
+                    // nondeterministic one (no regular expressions) in "C".
+                    let collate = if *nondeterministic {
+                        " COLLATE pg_catalog.\"C\""
+                    } else {
+                        ""
+                    };
+                    parts.push(format!(
+                        "gdpr.trace_fold(t.{}::text{collate}) ~ ${n}",
+                        c.sql_name
+                    ));
+                }
+                if let Some(n) = regex {
+                    parts.push(format!(
+                        "(t.{}::text COLLATE pg_catalog.\"C\") ~* ${n}",
+                        c.sql_name
+                    ));
+                }
+                format!("({})", parts.join(" AND "))
+            })
             .collect();
-        format!(" WHERE {}", conditions.join(" OR "))
-    } else {
-        String::new()
-    };
-    format!(
-        "SELECT {} FROM {} AS t{filter}",
-        cols.join(", "),
-        t.table.sql_name
+        filter = format!(" WHERE {}", conditions.join(" OR "));
+    }
+    (
+        format!(
+            "SELECT {} FROM {} AS t{filter}",
+            cols.join(", "),
+            t.table.sql_name
+        ),
+        args,
     )
+}
+
+/// The prefilters of one search (see `scan_sql`).
+struct Filters {
+    index: Option<String>,
+    regex: Option<String>,
 }
 
 fn row_key(t: &TraceTable, identity: &[Option<String>]) -> Value {
@@ -137,17 +181,12 @@ fn scan_table(
     index: usize,
     t: &TraceTable,
     matcher: &TraceMatcher,
-    prefilter: &Option<String>,
+    filters: &Filters,
 ) -> Result<Vec<Located>> {
-    let filtered = prefilter.is_some() && !t.columns.iter().any(traces::is_json);
-    let sql = scan_sql(t, filtered);
+    let (sql, patterns) = scan_sql(t, filters);
     let width = identity_width(t);
     as_table_owner(&t.table, "searching traces in", || {
-        let args: Vec<DatumWithOid<'_>> = prefilter
-            .iter()
-            .filter(|_| filtered)
-            .map(|p| p.as_str().into())
-            .collect();
+        let args: Vec<DatumWithOid<'_>> = patterns.iter().map(|p| p.as_str().into()).collect();
         let mut cursor = client.try_open_cursor(sql.as_str(), &args)?;
         let mut found = Vec::new();
         let mut scanned = 0usize;
@@ -219,9 +258,12 @@ pub fn search(
     let matcher = TraceMatcher::new(ids, &crate::normalize::phone_country_code()?)?;
     let mut located = Vec::new();
     if !matcher.is_empty() {
-        let prefilter = matcher.prefilter();
+        let filters = Filters {
+            index: matcher.index_prefilter(),
+            regex: matcher.prefilter(),
+        };
         for (i, t) in tables.iter().enumerate() {
-            located.extend(scan_table(client, i, t, &matcher, &prefilter)?);
+            located.extend(scan_table(client, i, t, &matcher, &filters)?);
         }
     }
     Ok(Traces { tables, located })

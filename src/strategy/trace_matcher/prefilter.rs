@@ -7,7 +7,7 @@
 //! Upper case is spelled out in the classes too rather than left to `~*`: with the C collation `~*` ignores
 //! only ASCII case, and with a Turkish locale not even that ('I' is not 'i' there).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::LazyLock;
 
@@ -15,7 +15,7 @@ use super::names::Name;
 use super::phone::written_digits;
 use super::TraceMatcher;
 use crate::interrupts::Steps;
-use crate::normalize::{fold_char, FoldedChar};
+use crate::normalize::{self, fold_char, FoldedChar};
 
 /// Beyond this many characters a regular expression costs PostgreSQL more than scanning every row.
 const MAX_PREFILTER_CHARS: usize = 20_000;
@@ -72,6 +72,43 @@ impl TraceMatcher {
         }
         (!alternatives.is_empty()).then(|| alternatives.join("|"))
     }
+}
+
+impl TraceMatcher {
+    /// A pattern for `gdpr.trace_fold(col) ~ pattern` that a trigram index on `gdpr.trace_fold(col)` can serve:
+    /// every needle as a plain literal of the folded form (a name by its longest word, a phone by the last
+    /// digits every written form shows). A superset of `find()` too: what the matcher finds in the folded text
+    /// shows in `trace_fold` of it. None if there is nothing to look for or the pattern would be too long.
+    pub fn index_prefilter(&self) -> Option<String> {
+        let mut alternatives: BTreeSet<String> = BTreeSet::new();
+        let mut steps = Steps::default();
+        let words = (self.needles.iter())
+            .filter(|n| !n.whole.is_empty())
+            .map(|n| normalize::strip_digit_separators(&n.text))
+            .chain(self.names.iter().map(|n| n.longest_word().to_string()));
+        for text in words {
+            steps.step();
+            alternatives.insert(literal(&text));
+        }
+        for phone in &self.phones {
+            let shown = written_digits(phone, &self.country_code).min(8);
+            alternatives.insert(phone[phone.len().saturating_sub(shown)..].to_string());
+        }
+        let pattern = alternatives.into_iter().collect::<Vec<_>>().join("|");
+        (!pattern.is_empty() && pattern.len() <= MAX_PREFILTER_CHARS).then_some(pattern)
+    }
+}
+
+/// `text` as an ARE matching exactly itself.
+fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()[]{}|^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The length of `alternative` (and a `|`) counted toward `MAX_PREFILTER_CHARS`: each class of characters

@@ -461,3 +461,39 @@ fn prefilter_gives_up_when_too_complex() {
     let p = Prefilter::of(&m);
     assert!(p.assert_superset(&m, "call 601 000 017 now"));
 }
+
+#[test]
+fn index_prefilter_is_a_superset_on_trace_fold() {
+    let ids = crate::strategy::SubjectIdentifiers {
+        values: vec![
+            "Jana Nováková".into(),
+            "+420 600 316 760".into(),
+            "jana.novakova@example.cz".into(),
+            "jnovakova".into(),
+        ],
+        kinds: vec![
+            "name".into(),
+            "phone".into(),
+            "email".into(),
+            "identifier".into(),
+        ],
+    };
+    let m = TraceMatcher::new(&ids, "420").unwrap();
+    let pattern = m.index_prefilter().expect("a pattern");
+    let re = regex::Regex::new(&pattern).unwrap();
+    for text in [
+        "Hi, I am NOVÁKOVÁ, Jana",
+        "caller: 420600316760",
+        "tel.(600)316-760",
+        "+420 600-316-760",
+        "ticket for jana.novakova%40example.cz",
+        "user JNOVAKOVA logged in",
+    ] {
+        assert!(!m.find(text).is_empty(), "{text}");
+        assert!(
+            re.is_match(&crate::normalize::trace_fold(text)),
+            "{text} vs {pattern}"
+        );
+    }
+    assert!(!re.is_match(&crate::normalize::trace_fold("queue: sales")));
+}

@@ -163,6 +163,13 @@ SELECT regress.try($$SELECT gdpr.declare_traces('req.call_log', NULL)$$);
 SELECT regress.try($$SELECT gdpr.declare_traces('req.call_log', '{}')$$);
 SELECT regress.try($$SELECT * FROM gdpr.locate('guest', '1')$$);
 SELECT gdpr.declare_traces('req.call_log', '{payload}'), gdpr.declare_traces('req.anon_chats', '{body}', 'delete');
+-- The documented index search: a trigram index on gdpr.trace_fold(col) serves the literal prefilter.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX call_log_traces ON req.call_log USING gin (gdpr.trace_fold(payload) gin_trgm_ops);
+SELECT gdpr.trace_fold(E'Caller: +420 600-316-760, NOVÁKOVÁ\u00a0Jana') AS folded;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM req.call_log t WHERE gdpr.trace_fold(t.payload::text) ~ '00316760|novakova';
+RESET enable_seqscan;
 SELECT tbl, cols, action FROM gdpr.trace ORDER BY tbl::text;
 SELECT table_name, row_key, columns, categories FROM gdpr.locate('guest', '1') ORDER BY 1, 2::text;
 SELECT table_name, row_key, categories FROM gdpr.locate('guest', '2') ORDER BY 1, 2::text;
