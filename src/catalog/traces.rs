@@ -130,18 +130,19 @@ pub fn load() -> Result<Vec<TraceTable>> {
             e.in_context("a trace declaration no longer fits its table (declare it again with gdpr.declare_traces)")
         })?;
         let key = introspect::primary_key(&table)?;
-        let mut nondeterministic = Vec::with_capacity(columns.len());
-        for c in &columns {
-            nondeterministic.push(
-                Spi::get_one_with_args::<bool>(
-                    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                                      JOIN pg_catalog.pg_collation k ON k.oid = a.attcollation
-                                     WHERE a.attrelid = $1 AND a.attnum = $2 AND NOT k.collisdeterministic)",
-                    &[table.oid.into(), c.attnum.into()],
-                )?
-                .unwrap_or(false),
-            );
-        }
+        // One catalog read per table: which of the columns have a nondeterministic collation.
+        let attnums: Vec<i16> = columns.iter().map(|c| c.attnum).collect();
+        let nondeterministic_attnums = Spi::get_one_with_args::<Vec<i16>>(
+            "SELECT ARRAY(SELECT a.attnum FROM pg_catalog.pg_attribute a
+                            JOIN pg_catalog.pg_collation k ON k.oid = a.attcollation
+                           WHERE a.attrelid = $1 AND a.attnum = ANY ($2) AND NOT k.collisdeterministic)",
+            &[table.oid.into(), attnums.into()],
+        )?
+        .unwrap_or_default();
+        let nondeterministic = columns
+            .iter()
+            .map(|c| nondeterministic_attnums.contains(&c.attnum))
+            .collect();
         out.push(TraceTable {
             table,
             columns,

@@ -45,7 +45,12 @@ fn for_each_table(
         for row in &r.rows {
             check_for_interrupts!();
             // The whole row is the last column of the statement that reached it.
-            let text = row.last().and_then(|v| v.as_deref()).unwrap_or("null");
+            let text = row.last().and_then(|v| v.as_deref()).ok_or_else(|| {
+                GdprError::ObjectState(format!(
+                    "a row of {} reached for the export could not be read whole",
+                    t.table.display
+                ))
+            })?;
             rows.push(serde_json::from_str(text)?);
         }
         f(t, rows)?;
