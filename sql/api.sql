@@ -60,6 +60,8 @@ CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.trace
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.retention
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.key
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.consent_text
@@ -72,6 +74,7 @@ ALTER TABLE gdpr.erase_action ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.link ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.excluded_reference ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.trace ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.retention ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.key ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.consent_text ENABLE ALWAYS TRIGGER declarations_changed;
 
@@ -83,6 +86,7 @@ REVOKE ALL ON FUNCTION
     gdpr.anonymize_guest(text, boolean, boolean),
     gdpr.anonymize_session(anyelement, boolean, boolean),
     gdpr.anonymize_session(text, boolean, boolean),
+    gdpr.anonymize_subjects(text, text[], boolean),
     gdpr._declarations_changed(),
     gdpr._generate_key(),
     gdpr.rotate_key(),
@@ -110,8 +114,9 @@ BEGIN
         'GRANT EXECUTE ON FUNCTION gdpr.anonymize_subject(text, text, boolean, boolean),
              gdpr.anonymize_subject(text, text[], boolean, boolean), gdpr.anonymize_guest(anyelement, boolean, boolean),
              gdpr.anonymize_guest(text, boolean, boolean), gdpr.anonymize_session(anyelement, boolean, boolean),
-             gdpr.anonymize_session(text, boolean, boolean) TO %s', role::text);
-    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log TO %s', role::text);
+             gdpr.anonymize_session(text, boolean, boolean), gdpr.anonymize_subjects(text, text[], boolean)
+             TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log, gdpr.legal_holds TO %s', role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_erasure(regrole) FROM PUBLIC;
 
@@ -322,3 +327,62 @@ REVOKE ALL ON FUNCTION gdpr.grant_subject_access(regrole) FROM PUBLIC;
 
 -- The trigram-indexable prefilter (gdpr.trace_fold(col) ~ ...) is evaluated after the cheap regular expression.
 ALTER FUNCTION gdpr.trace_fold(text) COST 1000;
+
+-- Retention and legal holds ------------------------------------------------------------------------------------
+
+-- Erases what expired, in batches that each commit (so it never holds long locks nor one giant transaction);
+-- must be CALLed outside a transaction block (pg_cron does). `summary` returns what the run did; it is also
+-- written to gdpr.retention_run after every batch. No SET clause: a procedure with one cannot COMMIT; every
+-- name below is schema-qualified.
+CREATE PROCEDURE gdpr.enforce_retention(batch_size integer DEFAULT 1000, max_duration interval DEFAULT NULL,
+                                        INOUT summary jsonb DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+BEGIN
+    summary := NULL;
+    LOOP
+        summary := gdpr._retention_step(batch_size, summary, max_duration);
+        COMMIT;
+        EXIT WHEN (summary OPERATOR(pg_catalog.->>) 'finished') OPERATOR(pg_catalog.=) 'true';
+    END LOOP;
+END $$;
+
+CREATE VIEW gdpr.legal_holds AS
+SELECT h.id AS hold_id, h.kind, h.subject_id, h.reason, h.placed_by, h.placed_at, h.released_by, h.released_at,
+       h.released_at IS NULL AS active
+  FROM gdpr.legal_hold h;
+
+REVOKE ALL ON FUNCTION
+    gdpr.retention_due(),
+    gdpr._retention_step(integer, jsonb, interval),
+    gdpr.place_legal_hold(text, text, text),
+    gdpr.place_legal_hold(text, text[], text),
+    gdpr.release_legal_hold(bigint)
+FROM PUBLIC;
+REVOKE ALL ON PROCEDURE gdpr.enforce_retention(integer, interval, jsonb) FROM PUBLIC;
+REVOKE ALL ON gdpr.legal_hold, gdpr.legal_holds, gdpr.retention_run FROM PUBLIC;
+
+-- Lets `role` (the DBA's retention job, e.g. pg_cron's) run retention and read its runs; each table is still
+-- erased only with the role's own privileges on it.
+CREATE FUNCTION gdpr.grant_retention(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.retention_due(), gdpr._retention_step(integer, jsonb, interval) TO %s',
+        role::text);
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON PROCEDURE gdpr.enforce_retention(integer, interval, jsonb) TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.retention_run, gdpr.legal_holds TO %s', role::text);
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_retention(regrole) FROM PUBLIC;
+
+-- Lets `role` (legal, the DPO) place and release legal holds and see them. Placing one also needs SELECT on
+-- the subject's table (the subject must exist).
+CREATE FUNCTION gdpr.grant_legal_hold(role regrole) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'GRANT EXECUTE ON FUNCTION gdpr.place_legal_hold(text, text, text), gdpr.place_legal_hold(text, text[], text),
+             gdpr.release_legal_hold(bigint) TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.legal_holds TO %s', role::text);
+END $$;
+REVOKE ALL ON FUNCTION gdpr.grant_legal_hold(regrole) FROM PUBLIC;

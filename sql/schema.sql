@@ -63,6 +63,42 @@ CREATE TABLE gdpr.trace (
     declared_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Retention periods: rows of `tbl` whose `time_col` is older than `keep` are erased by gdpr.enforce_retention —
+-- a subject table's subjects whole (erase), other tables' rows deleted or anonymized with everything tied to them.
+CREATE TABLE gdpr.retention (
+    tbl         regclass PRIMARY KEY,
+    time_col    name NOT NULL,
+    keep        interval NOT NULL CHECK (keep > interval '0'),
+    action      text NOT NULL CHECK (action IN ('erase', 'delete', 'anonymize')),
+    declared_by name NOT NULL,
+    declared_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Legal holds: a held subject is not erased (requests fail with 55000, retention and consent withdrawals leave
+-- it and what is tied to it). Holds are never deleted: releasing one records who and when on its row.
+CREATE TABLE gdpr.legal_hold (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL,
+    subject_id  text NOT NULL,
+    reason      text NOT NULL CHECK (pg_catalog.btrim(reason) <> ''),
+    placed_by   name NOT NULL,
+    placed_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    released_by name,
+    released_at timestamptz,
+    CHECK ((released_by IS NULL) = (released_at IS NULL))
+);
+CREATE INDEX legal_hold_active ON gdpr.legal_hold (kind, subject_id) WHERE released_at IS NULL;
+
+-- Retention runs: one row per CALL gdpr.enforce_retention, its summary written with every committed batch
+-- (finished_at NULL: still running, or interrupted — the summary says what the committed batches did).
+CREATE TABLE gdpr.retention_run (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_by      name NOT NULL,
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    summary     jsonb NOT NULL
+);
+
 -- Audit trail: one row per erasure (dry runs included). No personal data: the subject's key, counts, who, when.
 CREATE TABLE gdpr.erasure_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -75,7 +111,11 @@ CREATE TABLE gdpr.erasure_log (
     erased_by   name NOT NULL,
     session_user_name name NOT NULL,
     erased_at   timestamptz NOT NULL DEFAULT now(),
-    duration_ms double precision NOT NULL
+    duration_ms double precision NOT NULL,
+    -- request (a person asked), retention (an expired period), consent (a withdrawal)
+    origin      text NOT NULL DEFAULT 'request' CHECK (origin IN ('request', 'retention', 'consent')),
+    -- subjects erased together by one pass of the engine (anonymize_subjects, a retention batch)
+    batch_id    uuid
 );
 CREATE INDEX erasure_log_subject ON gdpr.erasure_log (kind, subject_id);
 
@@ -109,6 +149,11 @@ SELECT pg_catalog.pg_extension_config_dump('gdpr.erase_action', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.link', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_reference', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.trace', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.retention', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.legal_hold', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.retention_run', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.legal_hold', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.retention_run', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erasure_log', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erased_row', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.link', 'id'), '');
@@ -133,6 +178,25 @@ CREATE TRIGGER erasure_log_no_truncate
 ALTER TABLE gdpr.erasure_log ENABLE ALWAYS TRIGGER erasure_log_append_only;
 ALTER TABLE gdpr.erasure_log ENABLE ALWAYS TRIGGER erasure_log_no_truncate;
 
+-- Legal holds are kept: no DELETE or TRUNCATE, and an UPDATE may only release an active hold.
+CREATE FUNCTION gdpr._legal_hold_is_kept() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL AND NEW.released_at IS NOT NULL
+       AND (NEW.id, NEW.kind, NEW.subject_id, NEW.reason, NEW.placed_by, NEW.placed_at)
+           IS NOT DISTINCT FROM (OLD.id, OLD.kind, OLD.subject_id, OLD.reason, OLD.placed_by, OLD.placed_at) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'gdpr: legal holds are kept; only releasing an active hold changes one (% refused)', TG_OP
+        USING ERRCODE = '42501';
+END $$;
+CREATE TRIGGER legal_hold_is_kept BEFORE UPDATE OR DELETE ON gdpr.legal_hold
+    FOR EACH ROW EXECUTE FUNCTION gdpr._legal_hold_is_kept();
+CREATE TRIGGER legal_hold_no_truncate BEFORE TRUNCATE ON gdpr.legal_hold
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._legal_hold_is_kept();
+ALTER TABLE gdpr.legal_hold ENABLE ALWAYS TRIGGER legal_hold_is_kept;
+ALTER TABLE gdpr.legal_hold ENABLE ALWAYS TRIGGER legal_hold_no_truncate;
+
 -- Declarations follow DROP TABLE / DROP COLUMN: a migration that drops an object drops its declarations.
 -- SECURITY DEFINER because the config tables are writable by the extension owner only; it takes no
 -- arguments and deletes only rows naming objects PostgreSQL reports as dropped.
@@ -152,6 +216,7 @@ BEGIN
             DELETE FROM gdpr.link WHERE child::oid = d.objid OR parent::oid = d.objid;
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid;
             DELETE FROM gdpr.trace WHERE tbl::oid = d.objid;
+            DELETE FROM gdpr.retention WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.erased_row WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.consent_requirement WHERE tbl::oid = d.objid;
         ELSE
@@ -163,6 +228,7 @@ BEGIN
             DELETE FROM gdpr.trace WHERE tbl::oid = d.objid AND cols = ARRAY[d.address_names[3]]::name[];
             UPDATE gdpr.trace SET cols = pg_catalog.array_remove(cols, d.address_names[3]::name)
              WHERE tbl::oid = d.objid AND d.address_names[3] = ANY (cols);
+            DELETE FROM gdpr.retention WHERE tbl::oid = d.objid AND time_col = d.address_names[3];
             DELETE FROM gdpr.consent_requirement
              WHERE tbl::oid = d.objid AND (col = d.address_names[3] OR subject_col = d.address_names[3]);
         END IF;
@@ -204,9 +270,9 @@ END $$;
 
 -- Security header: nothing in the schema is usable by PUBLIC unless granted below (sql/grants.sql).
 REVOKE ALL ON ALL TABLES IN SCHEMA gdpr FROM PUBLIC;
-REVOKE ALL ON FUNCTION gdpr._erasure_log_is_append_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION gdpr._erasure_log_is_append_only(), gdpr._legal_hold_is_kept() FROM PUBLIC;
 -- gdpr._is_valid_input stays executable: declare_pii runs as the migration role and only casts a literal.
 GRANT USAGE ON SCHEMA gdpr TO PUBLIC;
 -- Declarations are not secret: migrations and application CI may read them.
-GRANT SELECT ON gdpr.subject, gdpr.pii_policy, gdpr.erase_action, gdpr.link, gdpr.excluded_reference, gdpr.trace
-    TO PUBLIC;
+GRANT SELECT ON gdpr.subject, gdpr.pii_policy, gdpr.erase_action, gdpr.link, gdpr.excluded_reference, gdpr.trace,
+    gdpr.retention TO PUBLIC;

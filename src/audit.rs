@@ -16,33 +16,72 @@ pub struct Entry<'a> {
     pub rows_total: i64,
     pub tables: serde_json::Value,
     pub duration_ms: f64,
+    /// Who asked: `request` (a person's request), `retention` (an expired period) or `consent` (a withdrawal).
+    pub origin: &'a str,
+    /// Entries erased together by one pass of the engine share it (None: erased alone).
+    pub batch_id: Option<&'a str>,
 }
 
 pub fn append(entry: Entry<'_>) -> Result<()> {
+    append_all(std::slice::from_ref(&entry))
+}
+
+/// Appends entries in one statement (an erasure of many subjects logs one entry per subject).
+pub fn append_all(entries: &[Entry<'_>]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let (erased_by, session_user) = caller()?;
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "erasure_id": e.erasure_id, "kind": e.kind, "subject_id": e.subject_id, "dry_run": e.dry_run,
+                "rows_total": e.rows_total, "tables": e.tables, "duration_ms": e.duration_ms,
+                "origin": e.origin, "batch_id": e.batch_id,
+            })
+        })
+        .collect();
     as_extension_owner(|| {
         Spi::connect_mut(|client| {
-            client.update(
-                "INSERT INTO gdpr.erasure_log
+            client
+                .update(
+                    "INSERT INTO gdpr.erasure_log
                     (erasure_id, kind, subject_id, dry_run, rows_total, tables, erased_by, session_user_name,
-                     duration_ms)
-                 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)",
-                None,
-                &[
-                    entry.erasure_id.into(),
-                    entry.kind.into(),
-                    entry.subject_id.into(),
-                    entry.dry_run.into(),
-                    entry.rows_total.into(),
-                    JsonB(entry.tables).into(),
-                    erased_by.into(),
-                    session_user.into(),
-                    entry.duration_ms.into(),
-                ],
-            )
-            .map(|_| ())
+                     duration_ms, origin, batch_id)
+                 SELECT e.erasure_id, e.kind, e.subject_id, e.dry_run, e.rows_total, e.tables, $2, $3,
+                        e.duration_ms, e.origin, e.batch_id
+                   FROM pg_catalog.jsonb_to_recordset($1) AS e(erasure_id uuid, kind text, subject_id text,
+                        dry_run boolean, rows_total bigint, tables jsonb, duration_ms double precision,
+                        origin text, batch_id uuid)",
+                    None,
+                    &[
+                        JsonB(serde_json::Value::Array(rows)).into(),
+                        erased_by.into(),
+                        session_user.into(),
+                    ],
+                )
+                .map(|_| ())
         })?;
         Ok(())
+    })
+}
+
+/// Which of `subject_ids` were erased before (a logged, non-dry-run erasure).
+pub fn erased_among(kind: &str, subject_ids: &[String]) -> Result<Vec<String>> {
+    as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut out = Vec::new();
+            for r in client.select(
+                "SELECT DISTINCT subject_id FROM gdpr.erasure_log
+                  WHERE kind = $1 AND subject_id = ANY ($2) AND NOT dry_run",
+                None,
+                &[kind.into(), subject_ids.to_vec().into()],
+            )? {
+                out.extend(r.get::<String>(1)?);
+            }
+            Ok(out)
+        })
     })
 }
 

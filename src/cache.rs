@@ -97,10 +97,16 @@ pub fn plan_for(kind: &str) -> Result<Rc<ErasurePlan>> {
     cached_plan(kind.to_string(), || plan::build(kind))
 }
 
-/// The erasure plan rooted at a table (rows collected under a withdrawn consent), labelled `kind`.
-pub fn plan_for_table(kind: &str, table: pg_sys::Oid) -> Result<Rc<ErasurePlan>> {
-    cached_plan(format!("{kind}\0{}", table.to_u32()), || {
-        plan::build_rooted(kind, table)
+/// The erasure plan rooted at a table (rows collected under a withdrawn consent, or expired), labelled `kind`;
+/// `action` overrides the table's declared erase action.
+pub fn plan_for_table(
+    kind: &str,
+    table: pg_sys::Oid,
+    action: Option<plan::Action>,
+) -> Result<Rc<ErasurePlan>> {
+    let action_key = action.map_or("", plan::Action::as_str);
+    cached_plan(format!("{kind}\0{}\0{action_key}", table.to_u32()), || {
+        plan::build_rooted(kind, table, action)
     })
 }
 

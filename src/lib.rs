@@ -5,6 +5,7 @@
 //! * `subject`  — the reference graph, cached erasure plans, set-based erasure and the erased-subject guard.
 //! * `consent`  — consent texts and consents, the consent trigger and what withdrawing does.
 //! * `request`  — a person's request: find them, export what is held about them, locate traces.
+//! * `retention`— expired rows erased in committed batches (`gdpr.enforce_retention`), legal holds respected.
 //! * `normalize`— normal forms of e-mails, phones and names (find) and text folding (traces).
 //! * `lint`     — `gdpr.lint()`: what makes erasures slow or fail, finds slow, declarations stale.
 //! * `audit`    — the append-only erasure log.
@@ -26,6 +27,7 @@ pub mod normalize;
 pub mod privilege;
 pub mod pseudonymize;
 pub mod request;
+pub mod retention;
 pub mod strategy;
 pub mod subject;
 

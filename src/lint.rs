@@ -71,7 +71,38 @@ pub fn lint_all() -> Result<Vec<Finding>> {
     lint_links(&mut out)?;
     lint_guard(&mut out)?;
     lint_consent(&mut out)?;
+    lint_retention(&mut out)?;
     Ok(out)
+}
+
+/// A retention period whose time column no index leads with: every batch of every run scans the whole table
+/// for the oldest expired rows. A declaration that no longer fits is itself the finding.
+fn lint_retention(out: &mut Vec<Finding>) -> Result<()> {
+    match crate::catalog::retention::load() {
+        Ok(periods) => {
+            for r in periods {
+                if !has_leading_index(r.table.oid, std::slice::from_ref(&r.time_col.name))? {
+                    out.push(Finding {
+                        kind: "retention".into(),
+                        severity: "warning",
+                        object: format!("{}({})", r.table.display, r.time_col.name),
+                        message: format!(
+                            "no index leads with {}: every retention batch scans all of {} for expired rows \
+                             (CREATE INDEX ON {} ({}))",
+                            r.time_col.name, r.table.display, r.table.sql_name, r.time_col.sql_name
+                        ),
+                    });
+                }
+            }
+        }
+        Err(e) => out.push(Finding {
+            kind: "retention".into(),
+            severity: "error",
+            object: "gdpr.retention".into(),
+            message: e.to_string(),
+        }),
+    }
+    Ok(())
 }
 
 /// Every declared policy, reached by a subject or not (pseudonymize_table uses them all), must still fit its

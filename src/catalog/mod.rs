@@ -3,6 +3,7 @@
 
 pub mod declare;
 pub mod introspect;
+pub mod retention;
 pub mod traces;
 
 use std::collections::HashMap;

@@ -2,13 +2,16 @@
 //! the caller and write them through fixed statements run as the owner (see privilege.rs), so an application
 //! role can record what a visitor agreed to but never edit or delete the record.
 
+use std::collections::HashSet;
+
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_extension_owner, as_table_owner, caller, require_privileges, Privilege};
-use crate::subject::erase;
+use crate::subject::reach::subject_label;
+use crate::subject::{erase, holds};
 
 /// Where a consent was given.
 pub const SOURCES: [&str; 5] = [
@@ -175,6 +178,33 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
     })
 }
 
+/// Of the rows collected under consent `id`, those tied to a subject under legal hold: the held subject's own
+/// row, or a row in a held subject's reach.
+fn held_among(req: &Requirement, rows: &[Vec<String>], id: i64) -> Result<HashSet<Vec<String>>> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    match &req.subject_kind {
+        Some(kind) => {
+            let labels: Vec<String> = rows.iter().map(|k| subject_label(k)).collect();
+            let held: HashSet<String> = holds::active(kind, Some(&labels))?
+                .into_iter()
+                .map(|h| h.subject_id)
+                .collect();
+            Ok(rows
+                .iter()
+                .filter(|k| held.contains(&subject_label(k)))
+                .cloned()
+                .collect())
+        }
+        None => {
+            let what = format!("withdrawing consent {id}");
+            let held = Spi::connect_mut(|client| holds::held_rows(client, req.table.oid, &what))?;
+            Ok(rows.iter().filter(|k| held.contains(*k)).cloned().collect())
+        }
+    }
+}
+
 /// Withdraws consent `id`: refuses while `block` rows depend on it, erases the rows collected under it where
 /// the requirement says `anonymize`, keeps the rest — all in the caller's transaction.
 pub fn withdraw(id: i64) -> Result<Value> {
@@ -223,24 +253,37 @@ pub fn withdraw(id: i64) -> Result<Value> {
     let mut tables = Vec::new();
     for (req, rows) in requirements.iter().zip(dependents) {
         let mut erased_rows = 0u64;
+        let mut held_rows = 0u64;
         if req.on_withdraw == "anonymize" {
-            for key in &rows {
+            let held = held_among(req, &rows, id)?;
+            for key in rows.iter().filter(|k| !held.contains(*k)) {
                 let report = match &req.subject_kind {
-                    Some(kind) => {
-                        erase::erase(kind, key.iter().cloned().map(Some).collect(), false, false)?
-                    }
+                    Some(kind) => erase::erase_as(
+                        kind,
+                        key.iter().cloned().map(Some).collect(),
+                        erase::Options {
+                            origin: erase::Origin::Consent,
+                            ..erase::Options::request(false, false)
+                        },
+                    )?,
                     None => erase::erase_row(&req.table.display, req.table.oid, key.clone())?,
                 };
                 erased_rows += report["total_rows"].as_u64().unwrap_or(0);
             }
+            held_rows = held.len() as u64;
         }
-        tables.push(json!({
+        let mut entry = json!({
             "table": req.table.display,
             "column": req.col.name,
             "on_withdraw": req.on_withdraw,
             "rows": rows.len(),
             "erased_rows": erased_rows,
-        }));
+        });
+        if held_rows > 0 {
+            // Recorded as withdrawn all the same; these rows wait for the hold's release.
+            entry["left_for_legal_hold"] = json!(held_rows);
+        }
+        tables.push(entry);
     }
 
     let withdrawn_at = as_extension_owner(|| {

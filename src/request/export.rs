@@ -31,7 +31,8 @@ fn for_each_table(
     }
     let id = reach::check_key_values(plan, id)?;
     let reached = Spi::connect_mut(|client| {
-        find_rows(client, plan, &id, Purpose::Export).map(|(reached, _)| reached)
+        find_rows(client, plan, std::slice::from_ref(&id), Purpose::Export)
+            .map(|(reached, _)| reached)
     })?;
     if reached[0].rows.is_empty() {
         return Ok((subject_label(&id), false));

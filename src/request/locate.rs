@@ -27,7 +27,7 @@ pub fn locate(kind: &str, id: Vec<String>) -> Result<Vec<Trace>> {
     traces::require_entitlement(&tables, false, &what)?;
     let id = check_key_values(&plan, &id)?;
     let found = Spi::connect_mut(|client| {
-        let (reach, _) = find_rows(client, &plan, &id, Purpose::Read)?;
+        let (reach, _) = find_rows(client, &plan, std::slice::from_ref(&id), Purpose::Read)?;
         if reach[0].rows.is_empty() {
             return Err(GdprError::NoDataFound(format!(
                 "{kind} {} not found in {}",

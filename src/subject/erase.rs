@@ -1,6 +1,8 @@
-//! Executes an erasure plan: finds every row tied to the subject (set-based, driven by the keys found so far),
-//! then anonymizes and deletes them, and reports what was (or, in a dry run, would be) changed.
+//! Executes an erasure plan: finds every row tied to the subjects (set-based, driven by the keys found so far;
+//! one pass for one subject or a thousand), then anonymizes and deletes them, and reports what was (or, in a
+//! dry run, would be) changed — per subject, each with its own erasure id and log entry.
 
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use pgrx::datum::DatumWithOid;
@@ -11,10 +13,11 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::guard;
+use super::holds::{self, Hold};
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, stored_label,
+    check_key_length, check_key_values, execute, find_rows, identity_args, row_label,
     subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
@@ -138,11 +141,7 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
         .enumerate()
         .filter(|(i, _)| reach[*i].count() > 0)
         .map(|(i, t)| {
-            let action = match t.action {
-                Action::Delete => "delete",
-                Action::Anonymize if t.changed.is_empty() => "keep",
-                Action::Anonymize => "anonymize",
-            };
+            let action = action_name(t);
             let via: Vec<Value> = plan
                 .edges
                 .iter()
@@ -167,10 +166,84 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
         .collect()
 }
 
+/// Who asked for an erasure (logged with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Request,
+    Retention,
+    Consent,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Request => "request",
+            Origin::Retention => "retention",
+            Origin::Consent => "consent",
+        }
+    }
+}
+
+/// How an erasure is logged: one entry per subject (subjects of a kind), or one for the whole set of rows
+/// (expired rows of a table that is no subject's: their keys are the entry's subject id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logging {
+    PerSubject,
+    PerBatch,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub dry_run: bool,
+    pub traces: bool,
+    pub origin: Origin,
+    pub logging: Logging,
+}
+
+impl Options {
+    pub fn request(dry_run: bool, traces: bool) -> Options {
+        Options {
+            dry_run,
+            traces,
+            origin: Origin::Request,
+            logging: Logging::PerSubject,
+        }
+    }
+}
+
+/// A subject an erasure found (and erased, unless a dry run).
+pub struct Erased {
+    pub subject_id: String,
+    pub erasure_id: String,
+    pub rows: usize,
+    /// Per table: action and rows, as logged.
+    pub tables: serde_json::Map<String, Value>,
+}
+
+/// What one pass of the engine did.
+pub struct Outcome {
+    pub batch_id: String,
+    pub erased: Vec<Erased>,
+    /// Ids that found no row: erased before, or never there.
+    pub already_erased: Vec<String>,
+    pub not_found: Vec<String>,
+    /// Holds on found subjects (a dry run reports them; a real erasure fails on the first).
+    pub holds: Vec<Hold>,
+    pub total_rows: usize,
+    pub tables: Vec<Value>,
+    pub traces: Vec<Value>,
+    pub duration_ms: f64,
+}
+
 /// Erases (or, with `dry_run`, reports) every row tied to the subject `kind`/`id` in one transaction.
 /// With `traces`, the declared trace columns are searched for the subject's identifiers too, and each trace
 /// table's action applied to the rows found (see traces.rs).
 pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool, traces: bool) -> Result<Value> {
+    erase_as(kind, id, Options::request(dry_run, traces))
+}
+
+/// `erase` on behalf of `options.origin`.
+pub fn erase_as(kind: &str, id: Vec<Option<String>>, options: Options) -> Result<Value> {
     let started = Instant::now();
     let id: Vec<String> = id
         .into_iter()
@@ -178,32 +251,121 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool, traces: bool) -
         .filter(|v| !v.is_empty())
         .ok_or_else(|| GdprError::NullValue(format!("the {kind} id to erase must not be NULL")))?;
     let plan = cache::plan_for(kind)?;
-    erase_with(&plan, id, dry_run, traces, started)
+    let outcome = run(&plan, vec![id], options, started)?;
+    single_report(&plan, outcome, options)
 }
 
 /// Erases the row of a table with primary key `id`, and everything tied to it (`kind` labels the report and
 /// the log). Used for the rows collected under a withdrawn consent.
 pub fn erase_row(kind: &str, table: pg_sys::Oid, id: Vec<String>) -> Result<Value> {
-    let plan = cache::plan_for_table(kind, table)?;
-    erase_with(&plan, id, false, false, Instant::now())
+    let plan = cache::plan_for_table(kind, table, None)?;
+    let options = Options {
+        origin: Origin::Consent,
+        ..Options::request(false, false)
+    };
+    let outcome = run(&plan, vec![id], options, Instant::now())?;
+    single_report(&plan, outcome, options)
 }
 
-/// The keys of the erased rows other rows point at, per table and column set, for the erased-subject guard.
-fn markers(plan: &ErasurePlan, reach: &[Reach]) -> Vec<(pg_sys::Oid, Vec<String>, Vec<String>)> {
+/// Erases many subjects of `kind` in one pass of the engine (`gdpr.anonymize_subjects`).
+pub fn erase_many(kind: &str, ids: Vec<Vec<String>>, options: Options) -> Result<Value> {
+    let started = Instant::now();
+    let plan = cache::plan_for(kind)?;
+    let outcome = run(&plan, ids, options, started)?;
+    Ok(batch_report(&plan, &outcome, options.dry_run))
+}
+
+/// The report of an erasure of one subject.
+fn single_report(plan: &ErasurePlan, outcome: Outcome, options: Options) -> Result<Value> {
+    let kind = plan.kind.as_str();
+    let Some(subject) = outcome.erased.first() else {
+        if let Some(subject_id) = outcome.already_erased.first() {
+            // Erased and deleted before: erasing again is harmless and reports nothing left.
+            return Ok(json!({
+                "erasure_id": outcome.batch_id, "kind": kind, "subject_id": subject_id,
+                "dry_run": options.dry_run, "already_erased": true, "total_rows": 0, "tables": [],
+                "duration_ms": outcome.duration_ms,
+            }));
+        }
+        return Err(GdprError::NoDataFound(format!(
+            "{kind} {} not found in {}",
+            outcome.not_found.first().map_or("", String::as_str),
+            plan.tables[0].table.display
+        )));
+    };
+    let mut report = json!({
+        "erasure_id": subject.erasure_id,
+        "kind": kind,
+        "subject_id": subject.subject_id,
+        "dry_run": options.dry_run,
+        "total_rows": outcome.total_rows,
+        "tables": outcome.tables,
+        "duration_ms": outcome.duration_ms,
+    });
+    if options.traces {
+        report["traces"] = Value::Array(outcome.traces);
+    }
+    if !outcome.holds.is_empty() {
+        report["legal_holds"] = outcome.holds.iter().map(Hold::to_json).collect();
+    }
+    Ok(report)
+}
+
+/// The report of an erasure of many subjects: totals per table, then each subject with its erasure id.
+pub fn batch_report(plan: &ErasurePlan, outcome: &Outcome, dry_run: bool) -> Value {
+    let mut report = json!({
+        "batch_id": outcome.batch_id,
+        "kind": plan.kind,
+        "dry_run": dry_run,
+        "subjects": outcome.erased.len(),
+        "total_rows": outcome.total_rows,
+        "tables": outcome.tables,
+        "erased": outcome.erased.iter().map(|e| json!({
+            "subject_id": e.subject_id, "erasure_id": e.erasure_id, "rows": e.rows,
+        })).collect::<Vec<_>>(),
+        "already_erased": outcome.already_erased,
+        "not_found": outcome.not_found,
+        "duration_ms": outcome.duration_ms,
+    });
+    if !outcome.holds.is_empty() {
+        report["legal_holds"] = outcome.holds.iter().map(Hold::to_json).collect();
+    }
+    report
+}
+
+/// The keys of the erased rows other rows point at, per table and column set, for the erased-subject guard:
+/// each recorded under the erasure of the subject whose reach found it.
+fn markers(
+    plan: &ErasurePlan,
+    reach: &[Reach],
+    erasure_ids: &[Option<String>],
+    batch_id: &str,
+) -> Vec<guard::Markers> {
     let mut out = Vec::new();
     for (t, r) in plan.tables.iter().zip(reach) {
         for m in &t.markers {
-            let keys: Vec<String> = r
-                .rows
-                .iter()
-                .filter_map(|row| {
-                    let values: Option<Vec<&str>> =
-                        m.positions.iter().map(|p| row[p + 2].as_deref()).collect();
-                    values.map(|v| guard::marker_key(&v))
-                })
-                .collect();
-            if !keys.is_empty() {
-                out.push((t.table.oid, m.cols.clone(), keys));
+            let mut by_erasure: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (row, &owner) in r.rows.iter().zip(&r.owners) {
+                let values: Option<Vec<&str>> =
+                    m.positions.iter().map(|p| row[p + 2].as_deref()).collect();
+                if let Some(values) = values {
+                    let id = erasure_ids
+                        .get(owner)
+                        .and_then(Option::as_deref)
+                        .unwrap_or(batch_id);
+                    by_erasure
+                        .entry(id)
+                        .or_default()
+                        .push(guard::marker_key(&values));
+                }
+            }
+            for (erasure_id, keys) in by_erasure {
+                out.push(guard::Markers {
+                    erasure_id: erasure_id.to_string(),
+                    table: t.table.oid,
+                    cols: m.cols.clone(),
+                    keys,
+                });
             }
         }
     }
@@ -234,23 +396,38 @@ pub fn require_entitlement(plan: &ErasurePlan, dry_run: bool, what: &str) -> Res
     Ok(())
 }
 
-fn erase_with(
-    plan: &ErasurePlan,
-    id: Vec<String>,
-    dry_run: bool,
-    with_traces: bool,
-    started: Instant,
-) -> Result<Value> {
-    let kind = plan.kind.as_str();
-    check_key_length(plan, &id)?;
+fn action_name(t: &PlanTable) -> &'static str {
+    match t.action {
+        Action::Delete => "delete",
+        Action::Anonymize if t.changed.is_empty() => "keep",
+        Action::Anonymize => "anonymize",
+    }
+}
 
+/// One pass of the engine over the subjects `ids` (keys as typed): checks, finds every row tied to any of
+/// them (one set of statements for all), refuses held subjects, changes the rows, records the guard's markers
+/// and logs — all in the caller's transaction.
+pub fn run(
+    plan: &ErasurePlan,
+    ids: Vec<Vec<String>>,
+    options: Options,
+    started: Instant,
+) -> Result<Outcome> {
+    let kind = plan.kind.as_str();
+    let dry_run = options.dry_run;
+    for id in &ids {
+        check_key_length(plan, id)?;
+    }
     let what = format!(
-        "{}erasing {kind} {}",
+        "{}erasing {}",
         if dry_run { "a dry run of " } else { "" },
-        subject_label(&id)
+        match ids.as_slice() {
+            [id] => format!("{kind} {}", subject_label(id)),
+            _ => format!("{} {kind} subjects", ids.len()),
+        }
     );
     require_entitlement(plan, dry_run, &what)?;
-    let trace_tables = if with_traces {
+    let trace_tables = if options.traces {
         let tables = traces::declared()?;
         traces::require_entitlement(&tables, !dry_run, &what)?;
         Some(tables)
@@ -258,100 +435,185 @@ fn erase_with(
         None
     };
 
-    let id = check_key_values(plan, &id)?;
+    let mut canonical: Vec<Vec<String>> = Vec::with_capacity(ids.len());
+    let mut seen = HashSet::new();
+    for id in &ids {
+        check_for_interrupts!();
+        let id = check_key_values(plan, id)?;
+        if seen.insert(id.clone()) {
+            canonical.push(id);
+        }
+    }
+    let ids = canonical;
 
-    let (reach, edge_counts, trace_report) = Spi::connect_mut(|client| {
-        let (reach, edge_counts) = find_rows(
-            client,
-            plan,
-            &id,
-            if dry_run {
-                Purpose::Read
-            } else {
-                Purpose::Erase
-            },
-        )?;
-        let mut trace_report = Vec::new();
-        if !reach[0].rows.is_empty() {
-            check_delete_conflicts(plan, &edge_counts)?;
-            if !dry_run || trace_tables.is_some() {
-                let ids = subject_identifiers(client, plan, &reach)?;
+    let purpose = if dry_run {
+        Purpose::Read
+    } else {
+        Purpose::Erase
+    };
+    let (reach, edge_counts) = Spi::connect_mut(|client| find_rows(client, plan, &ids, purpose))?;
+
+    // Found subjects by the position of their id; their labels as stored.
+    let mut label_of: Vec<Option<String>> = vec![None; ids.len()];
+    for (row, &owner) in reach[0].rows.iter().zip(&reach[0].owners) {
+        if let Some(slot) = label_of.get_mut(owner) {
+            *slot = row_label(plan, row).or_else(|| Some(subject_label(&ids[owner])));
+        }
+    }
+    let found: Vec<String> = label_of.iter().flatten().cloned().collect();
+    // Read after the subjects' rows are locked: a hold committed before is seen, one placed later waits.
+    let holds = if found.is_empty() {
+        Vec::new()
+    } else {
+        holds::active(kind, Some(&found))?
+    };
+    if let (false, Some(hold)) = (dry_run, holds.first()) {
+        return Err(hold.refusal(kind));
+    }
+
+    let mut trace_report = Vec::new();
+    if !reach[0].rows.is_empty() {
+        check_delete_conflicts(plan, &edge_counts)?;
+        if !dry_run || trace_tables.is_some() {
+            trace_report = Spi::connect_mut(|client| {
+                let identifiers = subject_identifiers(client, plan, &reach)?;
                 let _own_writes = guard::engine_writes();
                 if !dry_run {
-                    apply(client, plan, &reach, &ids.all)?;
+                    apply(client, plan, &reach, &identifiers.all)?;
                 }
                 // After the erasure: a trace table the erasure also reached is searched as it left it.
-                if let Some(tables) = trace_tables {
-                    let found = traces::search(client, tables, &ids.reached)?;
-                    trace_report = if dry_run {
-                        traces::preview(&found)
-                    } else {
-                        traces::apply(client, &found, &ids.reached)?
-                    };
+                match trace_tables {
+                    Some(tables) => {
+                        let found = traces::search(client, tables, &identifiers.reached)?;
+                        if dry_run {
+                            Ok(traces::preview(&found))
+                        } else {
+                            traces::apply(client, &found, &identifiers.reached)
+                        }
+                    }
+                    None => Ok(Vec::new()),
                 }
-            }
+            })?;
         }
-        Ok::<_, GdprError>((reach, edge_counts, trace_report))
-    })?;
-
-    let subject_id = stored_label(plan, &reach[0]).unwrap_or_else(|| subject_label(&id));
-    let erasure_id = random_uuid();
-    if reach[0].rows.is_empty() {
-        if !audit::was_erased(kind, &subject_id)? {
-            return Err(GdprError::NoDataFound(format!(
-                "{kind} {subject_id} not found in {}",
-                plan.tables[0].table.display
-            )));
-        }
-        // Erased and deleted before: erasing again is harmless and reports nothing left.
-        return Ok(json!({
-            "erasure_id": erasure_id, "kind": kind, "subject_id": subject_id, "dry_run": dry_run,
-            "already_erased": true, "total_rows": 0, "tables": [],
-            "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
-        }));
     }
 
-    if !dry_run {
-        guard::record(&erasure_id, markers(plan, &reach))?;
-    }
-    let tables = table_report(plan, &reach, &edge_counts);
-    let total: usize = reach.iter().map(Reach::count).sum();
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let mut log_tables: serde_json::Map<String, Value> = tables
+    let batch_id = random_uuid();
+    let erasure_ids: Vec<Option<String>> = label_of
         .iter()
-        .map(|t| {
-            (
-                t["table"].as_str().unwrap_or_default().to_string(),
-                json!({"action": t["action"], "rows": t["rows"]}),
-            )
+        .map(|l| match (l, ids.len()) {
+            (Some(_), 1) => Some(batch_id.clone()),
+            (Some(_), _) => Some(random_uuid()),
+            (None, _) => None,
         })
         .collect();
-    for t in &trace_report {
-        log_tables.insert(
-            format!("{} (traces)", t["table"].as_str().unwrap_or_default()),
-            json!({"action": t["action"], "rows": t["rows"]}),
-        );
+    let missing: Vec<String> = ids
+        .iter()
+        .zip(&label_of)
+        .filter(|(_, l)| l.is_none())
+        .map(|(id, _)| subject_label(id))
+        .collect();
+    let already_erased = if missing.is_empty() {
+        Vec::new()
+    } else {
+        audit::erased_among(kind, &missing)?
+    };
+    let not_found: Vec<String> = missing
+        .into_iter()
+        .filter(|m| !already_erased.contains(m))
+        .collect();
+
+    if !dry_run {
+        guard::record(markers(plan, &reach, &erasure_ids, &batch_id))?;
     }
-    audit::append(audit::Entry {
-        erasure_id: &erasure_id,
-        kind,
-        subject_id: &subject_id,
-        dry_run,
-        rows_total: total as i64,
-        tables: Value::Object(log_tables),
+
+    // Per subject and table: the rows its reach found first.
+    let counts: Vec<Vec<usize>> = reach.iter().map(|r| r.count_by_owner(ids.len())).collect();
+    let mut erased: Vec<Erased> = Vec::new();
+    for (owner, label) in label_of.iter().enumerate() {
+        let (Some(subject_id), Some(erasure_id)) = (label, &erasure_ids[owner]) else {
+            continue;
+        };
+        let mut tables = serde_json::Map::new();
+        let mut rows = 0;
+        for (t, table_counts) in plan.tables.iter().zip(&counts) {
+            let n = table_counts[owner];
+            if n > 0 {
+                rows += n;
+                tables.insert(
+                    t.table.display.clone(),
+                    json!({"action": action_name(t), "rows": n}),
+                );
+            }
+        }
+        erased.push(Erased {
+            subject_id: subject_id.clone(),
+            erasure_id: erasure_id.clone(),
+            rows,
+            tables,
+        });
+    }
+    if let Some(first) = erased.first_mut() {
+        for t in &trace_report {
+            first.tables.insert(
+                format!("{} (traces)", t["table"].as_str().unwrap_or_default()),
+                json!({"action": t["action"], "rows": t["rows"]}),
+            );
+        }
+    }
+
+    let tables = table_report(plan, &reach, &edge_counts);
+    let total_rows: usize = reach.iter().map(Reach::count).sum();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let batch = (ids.len() > 1).then_some(batch_id.as_str());
+    match options.logging {
+        Logging::PerSubject => audit::append_all(
+            &erased
+                .iter()
+                .map(|e| audit::Entry {
+                    erasure_id: &e.erasure_id,
+                    kind,
+                    subject_id: &e.subject_id,
+                    dry_run,
+                    rows_total: e.rows as i64,
+                    tables: Value::Object(e.tables.clone()),
+                    duration_ms,
+                    origin: options.origin.as_str(),
+                    batch_id: batch,
+                })
+                .collect::<Vec<_>>(),
+        )?,
+        Logging::PerBatch if !erased.is_empty() => {
+            let keys: Vec<&str> = erased.iter().map(|e| e.subject_id.as_str()).collect();
+            let log_tables: serde_json::Map<String, Value> = tables
+                .iter()
+                .map(|t| {
+                    let name = t["table"].as_str().unwrap_or_default().to_string();
+                    (name, json!({"action": t["action"], "rows": t["rows"]}))
+                })
+                .collect();
+            audit::append(audit::Entry {
+                erasure_id: &batch_id,
+                kind,
+                subject_id: &serde_json::to_string(&keys)?,
+                dry_run,
+                rows_total: total_rows as i64,
+                tables: Value::Object(log_tables),
+                duration_ms,
+                origin: options.origin.as_str(),
+                batch_id: None,
+            })?
+        }
+        Logging::PerBatch => {}
+    }
+    Ok(Outcome {
+        batch_id,
+        erased,
+        already_erased,
+        not_found,
+        holds,
+        total_rows,
+        tables,
+        traces: trace_report,
         duration_ms,
-    })?;
-    let mut report = json!({
-        "erasure_id": erasure_id,
-        "kind": kind,
-        "subject_id": subject_id,
-        "dry_run": dry_run,
-        "total_rows": total,
-        "tables": tables,
-        "duration_ms": duration_ms,
-    });
-    if with_traces {
-        report["traces"] = Value::Array(trace_report);
-    }
-    Ok(report)
+    })
 }

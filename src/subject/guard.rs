@@ -404,19 +404,18 @@ fn text_array_literal(items: &[String]) -> String {
 
 /// Records the keys of the erased rows that other rows reference (and the subject's own), for the guard: one
 /// statement for all tables.
-pub fn record(
-    erasure_id: &str,
-    markers: Vec<(pg_sys::Oid, Vec<String>, Vec<String>)>,
-) -> crate::error::Result<()> {
+pub fn record(markers: Vec<Markers>) -> crate::error::Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
-    let (mut tables, mut cols, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-    for (table, columns, table_keys) in markers {
+    let (mut ids, mut tables, mut cols, mut keys) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for m in markers {
         // Column lists travel as text[] literals (arrays of arrays must be rectangular in SQL).
-        let columns = text_array_literal(&columns);
-        for key in table_keys {
-            tables.push(table);
+        let columns = text_array_literal(&m.cols);
+        for key in m.keys {
+            ids.push(m.erasure_id.clone());
+            tables.push(m.table);
             cols.push(columns.clone());
             keys.push(key);
         }
@@ -426,17 +425,25 @@ pub fn record(
             let stmt = cache::statement(
                 client,
                 "INSERT INTO gdpr.erased_row (tbl, cols, key, erasure_id)
-                 SELECT CAST(m.tbl AS regclass), CAST(m.cols AS text[]), m.key, CAST($4 AS uuid)
-                   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))
-                        AS m(tbl, cols, key)",
-                &[OID_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT],
+                 SELECT CAST(m.tbl AS regclass), CAST(m.cols AS text[]), m.key, CAST(m.erasure_id AS uuid)
+                   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),
+                                   pg_catalog.unnest($4)) AS m(tbl, cols, key, erasure_id)",
+                &[OID_ARRAY, TEXT_ARRAY, TEXT_ARRAY, TEXT_ARRAY],
             )?;
             let args: Vec<DatumWithOid<'_>> =
-                vec![tables.into(), cols.into(), keys.into(), erasure_id.into()];
+                vec![tables.into(), cols.into(), keys.into(), ids.into()];
             client.update(&*stmt, None, &args)?;
             Ok(())
         })
     })
+}
+
+/// Keys of erased rows of one table, by one column set, erased by one erasure.
+pub struct Markers {
+    pub erasure_id: String,
+    pub table: pg_sys::Oid,
+    pub cols: Vec<String>,
+    pub keys: Vec<String>,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod erase;
 pub mod graph;
 pub mod guard;
+pub mod holds;
 pub mod identifiers;
 pub mod plan;
 pub mod reach;
@@ -68,6 +69,31 @@ fn anonymize_subject_composite(
         )
         .or_report(),
     )
+}
+
+/// Erases many subjects of `kind` in one pass of the engine: one set of statements driven by all their keys,
+/// one erasure id and log entry per subject.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn anonymize_subjects(
+    kind: Option<&str>,
+    ids: Option<Vec<Option<String>>>,
+    dry_run: default!(Option<bool>, false),
+) -> JsonB {
+    let kind = kind_arg(kind);
+    let ids: Vec<Vec<String>> = ids
+        .unwrap_or_else(|| {
+            GdprError::NullValue(format!("the {kind} ids to erase must not be NULL")).report()
+        })
+        .into_iter()
+        .map(|id| {
+            id.map(|v| vec![v]).unwrap_or_else(|| {
+                GdprError::NullValue(format!("the {kind} ids to erase must not hold NULL")).report()
+            })
+        })
+        .collect();
+    let options = erase::Options::request(dry_run_flag(dry_run), false);
+    JsonB(erase::erase_many(kind, ids, options).or_report())
 }
 
 /// The statements an erasure of `kind` prepares, with their parameter types: for review and EXPLAIN.

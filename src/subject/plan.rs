@@ -8,7 +8,10 @@ use pgrx::prelude::*;
 
 mod sql;
 
-use sql::{export_expr, match_text_values, match_values, row_lock, select_sql, select_sql_with};
+use sql::{
+    export_expr, match_text_values, match_values, row_lock, select_root_sql, select_sql,
+    select_sql_with,
+};
 pub use sql::{statements, BYTEA, TEXT, TEXT_ARRAY};
 
 use super::graph;
@@ -97,6 +100,8 @@ pub struct PlanEdge {
     pub parent: usize,
     /// Positions (in the parent's fetched row) of the referenced columns.
     pub parent_values: Vec<usize>,
+    /// Positions (in the child's fetched row) of the referencing columns.
+    pub child_values: Vec<usize>,
     /// `SELECT` of child rows whose columns match the given value arrays, locked / unlocked.
     pub select_locked: String,
     pub select_unlocked: String,
@@ -108,7 +113,8 @@ pub struct PlanEdge {
     pub label: String,
     pub blocks_delete: bool,
     /// `DELETE` of the child rows matching the given values: how a real erasure empties a leaf table that is
-    /// erased by delete (one statement instead of finding the rows, then deleting them by key).
+    /// erased by delete (one statement instead of finding the rows, then deleting them by key). It returns the
+    /// deleted rows' referencing values, which tell whose rows they were.
     pub delete_sql: String,
     /// The reach walked upwards, from a row that matched a search to the subject it belongs to, in two
     /// statements so that each table is read as its own owner: `select_child_refs` reads the referencing
@@ -258,14 +264,24 @@ type EdgeColumns = (Vec<String>, String, Option<(String, String, String)>);
 
 /// The erasure plan of a declared subject kind.
 pub fn build(kind: &str) -> Result<ErasurePlan> {
-    build_rooted(kind, subject_table(kind)?)
+    build_rooted(kind, subject_table(kind)?, None)
 }
 
 /// An erasure plan rooted at any table with a primary key (`kind` labels reports and the log): erases the
 /// given rows and everything tied to them, e.g. the rows collected under a withdrawn consent.
-pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
+/// `root_action` overrides the root table's declared action (a retention period's `delete` or `anonymize`); a
+/// root deleted that way leaves no marker of its own key (expired rows are not subjects to guard against).
+pub fn build_rooted(
+    kind: &str,
+    root: pg_sys::Oid,
+    root_action: Option<Action>,
+) -> Result<ErasurePlan> {
     let graph::Reach { order, refs, up } = graph::reachable(root, graph::load_references()?);
-    let decl = load_declarations()?;
+    let mut decl = load_declarations()?;
+    if let Some(action) = root_action {
+        decl.actions.insert(root, action);
+    }
+    let root_key_marked = root_action != Some(Action::Delete);
     let index: HashMap<pg_sys::Oid, usize> =
         order.iter().enumerate().map(|(i, o)| (*o, i)).collect();
 
@@ -368,11 +384,22 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             .iter()
             .map(|c| position(&mut tables_info[parent].1, c))
             .collect();
+        // Fetched too: a found child row tells which parent row (and so which subject) it was reached from.
+        let child_values: Vec<usize> = child_cols
+            .iter()
+            .map(|c| position(&mut tables_info[child].1, c))
+            .collect();
         let discriminator_col = match &r.discriminator {
             Some((col, _)) => Some(introspect::column(&tables_info[child].0, col)?),
             None => None,
         };
-        edges.push((r.clone(), child, parent, parent_values, discriminator_col));
+        edges.push((
+            r.clone(),
+            child,
+            parent,
+            (parent_values, child_values),
+            discriminator_col,
+        ));
         edge_child_cols.push(child_cols);
     }
     // For the upward walk: per edge, the child's referencing columns as text (and the discriminator column),
@@ -414,7 +441,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
 
     // Statements (now that every table's fetched columns are known).
     let mut plan_edges = Vec::new();
-    for ((r, child, parent, parent_values, disc_col), child_cols) in
+    for ((r, child, parent, (parent_values, child_values), disc_col), child_cols) in
         edges.into_iter().zip(edge_child_cols)
     {
         let cols: Vec<&Column> = child_cols.iter().collect();
@@ -439,6 +466,7 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
             child,
             parent,
             parent_values,
+            child_values,
             select_locked: select_sql(table, fetched, &predicate, Some(lock)),
             select_unlocked: select_sql(table, fetched, &predicate, None),
             select_export: select_sql_with(
@@ -448,7 +476,15 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
                 None,
                 Some(&export_exprs[child]),
             ),
-            delete_sql: format!("DELETE FROM {} AS t WHERE {predicate}", table.sql_name),
+            delete_sql: format!(
+                "DELETE FROM {} AS t WHERE {predicate} RETURNING {}",
+                table.sql_name,
+                child_cols
+                    .iter()
+                    .map(|c| format!("t.{}::text", c.sql_name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             // Completed once every table's fetched columns and identity are known.
             select_child_refs: String::new(),
             select_parents: String::new(),
@@ -484,20 +520,6 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         Identity::Key(idx) => idx.iter().map(|i| &tables_info[0].1[*i]).collect(),
         Identity::Ctid => Vec::new(),
     };
-    let root_predicate = root_cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            format!(
-                "t.{} {} CAST(($1::text[])[{}] AS {})",
-                c.sql_name,
-                c.equals,
-                i + 1,
-                c.compare_type
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ");
     let root_action = decl
         .actions
         .get(&root)
@@ -505,24 +527,20 @@ pub fn build_rooted(kind: &str, root: pg_sys::Oid) -> Result<ErasurePlan> {
         .unwrap_or(Action::Anonymize);
     let root_lock = row_lock(root_action, true);
     let root_key_types = root_cols.iter().map(|c| c.compare_type.clone()).collect();
-    let root_select_locked = select_sql(
-        &tables_info[0].0,
-        &tables_info[0].1,
-        &root_predicate,
-        Some(root_lock),
-    );
-    let root_select_unlocked =
-        select_sql(&tables_info[0].0, &tables_info[0].1, &root_predicate, None);
-    let root_select_export = select_sql_with(
-        &tables_info[0].0,
-        &tables_info[0].1,
-        &root_predicate,
+    let (root_table, root_fetched) = (&tables_info[0].0, &tables_info[0].1);
+    let root_select_locked =
+        select_root_sql(root_table, root_fetched, &root_cols, Some(root_lock), None);
+    let root_select_unlocked = select_root_sql(root_table, root_fetched, &root_cols, None, None);
+    let root_select_export = select_root_sql(
+        root_table,
+        root_fetched,
+        &root_cols,
         None,
         Some(&export_exprs[0]),
     );
 
     let mut markers: Vec<Vec<Marker>> = vec![Vec::new(); tables_info.len()];
-    if let Identity::Key(idx) = &tables_info[0].2 {
+    if let (Identity::Key(idx), true) = (&tables_info[0].2, root_key_marked) {
         markers[0].push(Marker {
             cols: idx
                 .iter()

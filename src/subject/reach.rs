@@ -1,8 +1,8 @@
-//! The rows tied to one subject: from the subject's row, every reference of the plan is followed for the key
-//! values found so far (set-based, semi-naive) until nothing new is found. Erasure, export and trace location
-//! all start from this one reach.
+//! The rows tied to one subject, or to many at once: from the subjects' rows, every reference of the plan is
+//! followed for the key values found so far (set-based, semi-naive) until nothing new is found. Erasure,
+//! export, trace location, retention and legal holds all start from this one reach.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -25,23 +25,41 @@ pub struct EdgeCount {
     pub first_reached: usize,
 }
 
+/// The owner of a row whose referencing values equal no reached parent row's in text form (a reference compared
+/// by a type's own equality, e.g. `citext`): reached, erased, but counted for no subject in particular.
+pub const UNATTRIBUTED: usize = usize::MAX;
+
 #[derive(Default)]
 pub struct Reach {
     pub rows: Vec<Row>,
+    /// Per row: the subject (position in the list of ids) whose reach found it first.
+    pub owners: Vec<usize>,
     seen: HashSet<Vec<Option<String>>>,
     /// Rows before this index have had their references followed.
     followed: usize,
-    /// Rows deleted straight from their parents' keys (`PlanTable::delete_directly`), never fetched.
-    pub deleted: usize,
+    /// Rows deleted straight from their parents' keys (`PlanTable::delete_directly`), never fetched: the
+    /// subject each was deleted for.
+    pub deleted: Vec<usize>,
 }
 
 impl Reach {
     /// Rows reached: fetched or deleted directly.
     pub fn count(&self) -> usize {
-        self.rows.len() + self.deleted
+        self.rows.len() + self.deleted.len()
     }
 
-    fn add(&mut self, table: &PlanTable, row: Row) -> bool {
+    /// Rows reached per subject (`subjects` of them); unattributed rows are not counted.
+    pub fn count_by_owner(&self, subjects: usize) -> Vec<usize> {
+        let mut counts = vec![0; subjects];
+        for &o in self.owners.iter().chain(&self.deleted) {
+            if let Some(c) = counts.get_mut(o) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    fn add(&mut self, table: &PlanTable, row: Row, owner: usize) -> bool {
         let identity = match &table.identity {
             Identity::Key(idx) => idx.iter().map(|i| row[i + 2].clone()).collect(),
             Identity::Ctid => vec![row[0].clone(), row[1].clone()],
@@ -49,6 +67,7 @@ impl Reach {
         let new = self.seen.insert(identity);
         if new {
             self.rows.push(row);
+            self.owners.push(owner);
         }
         new
     }
@@ -62,8 +81,20 @@ pub fn fetch(
     types: &[PgOid],
     args: &[DatumWithOid<'_>],
 ) -> Result<Vec<Row>> {
+    fetch_doing(client, table, "reading", sql, types, args)
+}
+
+/// `fetch` for a statement that also changes rows (`DELETE … RETURNING`), `doing` naming it in errors.
+pub fn fetch_doing(
+    client: &mut SpiClient<'_>,
+    table: &Table,
+    doing: &str,
+    sql: &str,
+    types: &[PgOid],
+    args: &[DatumWithOid<'_>],
+) -> Result<Vec<Row>> {
     // Prepared inside too: parsing takes the table's lock, and a lock timeout there must name the table.
-    let result = as_table_owner(table, "reading", || {
+    let result = as_table_owner(table, doing, || {
         let stmt = cache::statement(client, sql, types)?;
         Ok(client.update(&*stmt, None, args)?)
     })?;
@@ -95,8 +126,6 @@ pub fn execute(
     })
 }
 
-/// Finds all rows tied to the subject. Returns the rows per plan table and, per edge, how many rows it matched
-/// and how many it reached first.
 /// What the reach is for: it decides the statements (locking, reading, reading whole rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -108,10 +137,13 @@ pub enum Purpose {
     Export,
 }
 
+/// Finds all rows tied to the subjects `ids` (each a key, canonical: see `check_key_values`). Returns the rows
+/// per plan table, each with the subject that reached it first, and per edge how many rows it matched and how
+/// many it reached first.
 pub fn find_rows(
     client: &mut SpiClient<'_>,
     plan: &ErasurePlan,
-    id: &[String],
+    ids: &[Vec<String>],
     purpose: Purpose,
 ) -> Result<(Vec<Reach>, Vec<EdgeCount>)> {
     let dry_run = purpose != Purpose::Erase;
@@ -126,9 +158,24 @@ pub fn find_rows(
         Purpose::Export => &plan.root_select_export,
     };
     let root = &plan.tables[0].table;
-    for row in fetch(client, root, root_sql, &[TEXT_ARRAY], &[id.to_vec().into()])? {
-        reach[0].add(&plan.tables[0], row);
+    let mut key_columns: Vec<Vec<String>> = vec![Vec::with_capacity(ids.len()); plan.root_key_len];
+    for id in ids {
+        for (column, value) in key_columns.iter_mut().zip(id) {
+            column.push(value.clone());
+        }
     }
+    let types = vec![TEXT_ARRAY; plan.root_key_len];
+    let args: Vec<DatumWithOid<'_>> = key_columns.into_iter().map(Into::into).collect();
+    for mut row in fetch(client, root, root_sql, &types, &args)? {
+        // The last column: which of the ids found the row (1-based).
+        let ordinal = row.pop().flatten().and_then(|o| o.parse::<usize>().ok());
+        reach[0].add(
+            &plan.tables[0],
+            row,
+            ordinal.map_or(UNATTRIBUTED, |o| o - 1),
+        );
+    }
+    let attribute = ids.len() > 1;
     if reach[0].rows.is_empty() {
         return Ok((reach, edge_counts));
     }
@@ -148,7 +195,12 @@ pub fn find_rows(
                 e.parent == t && (dry_run || !plan.tables[e.child].skip_when_erasing)
             }) {
                 let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.parent_values.len()];
-                for row in &reach[t].rows[from..to] {
+                // Whose rows the values lead to: the subject of the first parent row holding them.
+                let mut owner_of: HashMap<Vec<String>, usize> = HashMap::new();
+                for (row, &owner) in reach[t].rows[from..to]
+                    .iter()
+                    .zip(&reach[t].owners[from..to])
+                {
                     let tuple: Option<Vec<String>> = edge
                         .parent_values
                         .iter()
@@ -156,12 +208,26 @@ pub fn find_rows(
                         .collect();
                     if let Some(tuple) = tuple {
                         if followed_values[ei].insert(tuple.clone()) {
+                            if attribute {
+                                owner_of.insert(tuple.clone(), owner);
+                            }
                             for (c, v) in columns.iter_mut().zip(tuple) {
                                 c.push(v);
                             }
                         }
                     }
                 }
+                let owner = |values: &[Option<String>]| -> usize {
+                    if !attribute {
+                        return 0;
+                    }
+                    values
+                        .iter()
+                        .cloned()
+                        .collect::<Option<Vec<String>>>()
+                        .and_then(|tuple| owner_of.get(&tuple).copied())
+                        .unwrap_or(UNATTRIBUTED)
+                };
                 if columns[0].is_empty() {
                     continue;
                 }
@@ -172,7 +238,7 @@ pub fn find_rows(
                 if !dry_run && plan.tables[edge.child].delete_directly {
                     let child = &plan.tables[edge.child].table;
                     let types = edge.param_types();
-                    let deleted = execute(
+                    let deleted = fetch_doing(
                         client,
                         child,
                         "deleting from",
@@ -180,9 +246,12 @@ pub fn find_rows(
                         &types,
                         &args,
                     )?;
-                    edge_counts[ei].matched += deleted;
-                    edge_counts[ei].first_reached += deleted;
-                    reach[edge.child].deleted += deleted;
+                    edge_counts[ei].matched += deleted.len();
+                    edge_counts[ei].first_reached += deleted.len();
+                    for values in deleted {
+                        let owner = owner(&values);
+                        reach[edge.child].deleted.push(owner);
+                    }
                     continue;
                 }
                 let sql = match purpose {
@@ -193,7 +262,12 @@ pub fn find_rows(
                 let child = &plan.tables[edge.child].table;
                 for row in fetch(client, child, sql, &edge.param_types(), &args)? {
                     edge_counts[ei].matched += 1;
-                    if reach[edge.child].add(&plan.tables[edge.child], row) {
+                    let values: Vec<Option<String>> = edge
+                        .child_values
+                        .iter()
+                        .map(|p| row[p + 2].clone())
+                        .collect();
+                    if reach[edge.child].add(&plan.tables[edge.child], row, owner(&values)) {
                         edge_counts[ei].first_reached += 1;
                     }
                 }
@@ -246,7 +320,7 @@ pub fn owners(
 ) -> Result<Vec<Row>> {
     let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
     for row in rows {
-        reach[start].add(&plan.tables[start], row);
+        reach[start].add(&plan.tables[start], row, 0);
     }
     loop {
         check_for_interrupts!();
@@ -288,7 +362,7 @@ pub fn owners(
                 let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
                 let types = vec![TEXT_ARRAY; edge.child_cols.len()];
                 for row in fetch(client, &parent.table, &edge.select_parents, &types, &args)? {
-                    reach[edge.parent].add(parent, row);
+                    reach[edge.parent].add(parent, row, 0);
                 }
             }
         }
@@ -344,10 +418,14 @@ pub fn subject_label(id: &[String]) -> String {
 /// The subject's key as stored (`7.00` for a numeric(8,2) key given as `7`), from its found row: the label its
 /// erasures are logged under, whatever form the caller typed. None if the subject was not found.
 pub fn stored_label(plan: &ErasurePlan, root: &Reach) -> Option<String> {
+    root.rows.first().and_then(|row| row_label(plan, row))
+}
+
+/// The label of a found row of the plan's root table: its key as stored.
+pub fn row_label(plan: &ErasurePlan, row: &Row) -> Option<String> {
     let Identity::Key(idx) = &plan.tables[0].identity else {
         return None;
     };
-    let row = root.rows.first()?;
     let key: Option<Vec<String>> = idx.iter().map(|i| row[i + 2].clone()).collect();
     key.map(|k| subject_label(&k))
 }

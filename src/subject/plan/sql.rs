@@ -124,6 +124,65 @@ pub(super) fn select_sql_with(
     )
 }
 
+/// The subject rows for a list of keys (`$1..`: one `text[]` per key column, the i-th elements forming the i-th
+/// key), each row followed by the 1-based position of the key that found it (the last column, after `extra`):
+/// how an erasure of many subjects tells whose each row is.
+pub(super) fn select_root_sql(
+    table: &Table,
+    fetched: &[Column],
+    key: &[&Column],
+    lock: Option<&str>,
+    extra: Option<&str>,
+) -> String {
+    let mut cols = vec![
+        "t.ctid::text".to_string(),
+        "t.tableoid::oid::text".to_string(),
+    ];
+    cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
+    cols.extend(extra.map(|e| format!("({e})::text")));
+    cols.push("u.ord::text".to_string());
+    let lock = lock.map(|l| format!(" FOR {l} OF t")).unwrap_or_default();
+    if let [col] = key {
+        // One key column: `= ANY` (an index scan whatever the planner guesses of the array), the position by
+        // array_position, which compares with the same type's equality.
+        let array = format!("CAST($1 AS {}[])", col.compare_type);
+        cols.pop();
+        cols.push(format!(
+            "pg_catalog.array_position({array}, t.{})::text",
+            col.sql_name
+        ));
+        return format!(
+            "SELECT {} FROM {} AS t WHERE t.{} {} ANY ({array}){lock}",
+            cols.join(", "),
+            table.sql_name,
+            col.sql_name,
+            col.equals
+        );
+    }
+    let arrays: Vec<String> = (1..=key.len())
+        .map(|i| format!("pg_catalog.unnest(${i}::text[])"))
+        .collect();
+    let names: Vec<String> = (0..key.len()).map(|i| format!("c{i}")).collect();
+    let conditions: Vec<String> = key
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "t.{} {} CAST(u.c{i} AS {})",
+                c.sql_name, c.equals, c.compare_type
+            )
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM ROWS FROM ({}) WITH ORDINALITY AS u({}, ord) JOIN {} AS t ON {}{lock}",
+        cols.join(", "),
+        arrays.join(", "),
+        names.join(", "),
+        table.sql_name,
+        conditions.join(" AND ")
+    )
+}
+
 /// `t.col = ANY(CAST($1 AS type[]))`, or for composite keys a semi-join against the unnested arrays, with each
 /// type's own equality operator. `$first..` are `text[]` parameters, one per column.
 pub(super) fn match_values(cols: &[&Column], first: usize) -> String {
@@ -205,7 +264,7 @@ pub fn statements(plan: &ErasurePlan) -> Vec<(String, String, String, Vec<String
         plan.tables[0].table.display.clone(),
         "find subject".to_string(),
         plan.root_select_locked.clone(),
-        type_names(&[TEXT_ARRAY]),
+        type_names(&vec![TEXT_ARRAY; plan.root_key_len]),
     )];
     for e in &plan.edges {
         out.push((

@@ -1,0 +1,227 @@
+//! One batch of a retention run. The run's state travels between batches (each its own transaction) as jsonb:
+//! per table its cutoff, where the last batch stopped, and what was done; it is also the run's summary,
+//! written to `gdpr.retention_run` with every batch — an interrupted run leaves an accurate record of what its
+//! committed batches did, and the next run starts afresh from the oldest expired row.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use pgrx::datum::Interval;
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+use super::rules::{cutoff, Rule, INT4};
+use crate::catalog::retention::{self, RetentionAction};
+use crate::error::{GdprError, Result};
+use crate::privilege::{as_extension_owner, caller, require_privileges, Privilege};
+use crate::subject::erase::{self, Logging, Options, Origin};
+use crate::subject::holds;
+use crate::subject::plan::{TEXT, TEXT_ARRAY};
+use crate::subject::reach::fetch;
+
+fn start() -> Result<Value> {
+    let (run_by, _) = caller()?;
+    let (id, started_at) = as_extension_owner(|| {
+        Ok(Spi::get_two_with_args::<i64, String>(
+            "INSERT INTO gdpr.retention_run (run_by, summary) VALUES ($1, '{}') RETURNING id, started_at::text",
+            &[run_by.as_str().into()],
+        )?)
+    })?;
+    Ok(json!({
+        "run_id": id, "started_at": started_at, "finished": false, "stopped": null, "batches": 0,
+        "tables": [],
+    }))
+}
+
+/// Writes the state to the run's log row (as the extension owner); `finished` stamps its end.
+fn record(state: &Value) -> Result<()> {
+    let finished = state["finished"].as_bool().unwrap_or(false);
+    as_extension_owner(|| {
+        Spi::run_with_args(
+            "UPDATE gdpr.retention_run SET summary = $2,
+                    finished_at = CASE WHEN $3 THEN pg_catalog.clock_timestamp() END
+              WHERE id = $1",
+            &[
+                state["run_id"].as_i64().unwrap_or_default().into(),
+                pgrx::JsonB(state.clone()).into(),
+                finished.into(),
+            ],
+        )?;
+        Ok(())
+    })
+}
+
+fn finish(mut state: Value, stopped: &str) -> Result<Value> {
+    state["finished"] = json!(true);
+    state["stopped"] = json!(stopped);
+    record(&state)?;
+    Ok(state)
+}
+
+fn past_deadline(started_at: &str, max_duration: Option<Interval>) -> Result<bool> {
+    let Some(max) = max_duration else {
+        return Ok(false);
+    };
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT pg_catalog.clock_timestamp() - CAST($1 AS timestamptz) >= $2",
+        &[started_at.into(), max.into()],
+    )?
+    .unwrap_or(false))
+}
+
+fn int(entry: &Value, field: &str) -> i64 {
+    entry[field].as_i64().unwrap_or(0)
+}
+
+pub fn step(
+    batch_size: i32,
+    state: Option<Value>,
+    max_duration: Option<Interval>,
+) -> Result<Value> {
+    if batch_size < 1 {
+        return Err(GdprError::InvalidParameter(format!(
+            "enforce_retention: batch_size must be at least 1, not {batch_size}"
+        )));
+    }
+    let mut state = match state {
+        Some(s) if s.is_object() => s,
+        _ => start()?,
+    };
+    if state["finished"].as_bool().unwrap_or(false) {
+        return Ok(state);
+    }
+    let started_at = state["started_at"].as_str().unwrap_or_default().to_string();
+    if past_deadline(&started_at, max_duration)? {
+        return finish(state, "max_duration");
+    }
+    for declared in retention::load()? {
+        let name = declared.table.display.clone();
+        let tables = state["tables"].as_array_mut().expect("tables is an array");
+        let position = match tables.iter().position(|t| t["table"] == json!(name)) {
+            Some(p) => p,
+            None => {
+                tables.push(json!({
+                    "table": name, "action": declared.action.as_str(),
+                    "cutoff": cutoff(&started_at, declared.table.oid)?,
+                    "due": null, "done": 0, "rows": 0, "held": 0, "processed_before": 0, "after": null,
+                    "finished": false, "elapsed_ms": 0.0,
+                }));
+                tables.len() - 1
+            }
+        };
+        if tables[position]["finished"].as_bool().unwrap_or(false) {
+            continue;
+        }
+        let mut entry = tables[position].take();
+        let result = batch(Rule::new(declared)?, &mut entry, batch_size);
+        state["tables"][position] = entry;
+        result?;
+        state["batches"] = json!(int(&state, "batches") + 1);
+        record(&state)?;
+        return Ok(state);
+    }
+    finish(state, "done")
+}
+
+/// One batch of one table: updates its entry.
+fn batch(rule: Rule, entry: &mut Value, batch_size: i32) -> Result<()> {
+    let started = Instant::now();
+    let r = &rule.retention;
+    let what = format!("enforcing the retention of {}", r.table.display);
+    require_privileges(&r.table, &[Privilege::Select], &what)?;
+    let cutoff = entry["cutoff"].as_str().unwrap_or_default().to_string();
+    let after: Option<Vec<Option<String>>> = entry["after"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
+    let key_len = r.key.len();
+    let first_visit = entry["due"].is_null();
+
+    let (due, rows, held) = Spi::connect_mut(|client| {
+        let due = if first_visit {
+            let held = holds::held_rows(client, r.table.oid, &what)?;
+            Some(rule.counts(client, &cutoff, &held)?.due())
+        } else {
+            None
+        };
+        let rows = fetch(
+            client,
+            &r.table,
+            &rule.batch_sql(),
+            &[TEXT, TEXT_ARRAY, INT4],
+            &[cutoff.as_str().into(), after.into(), batch_size.into()],
+        )?;
+        // Read after the batch's rows are locked: a hold committed before is seen.
+        let held = if rows.is_empty() {
+            HashSet::new()
+        } else {
+            holds::held_rows(client, r.table.oid, &what)?
+        };
+        Ok::<_, GdprError>((due, rows, held))
+    })?;
+    if let Some(due) = due {
+        entry["due"] = json!(due);
+    }
+    let Some(last) = rows.last() else {
+        entry["finished"] = json!(true);
+        notice(entry, &r.table.display);
+        return Ok(());
+    };
+    // The position: time value first, then the key values.
+    let mut position = vec![last[key_len].clone()];
+    position.extend(last[..key_len].iter().cloned());
+    entry["after"] = json!(position);
+
+    let keys: Vec<Vec<String>> = rows
+        .iter()
+        .filter_map(|row| row[..key_len].iter().cloned().collect())
+        .collect();
+    let processed_before = rule.done_among(&keys)?;
+    let (held_keys, ids): (Vec<Vec<String>>, Vec<Vec<String>>) = keys
+        .into_iter()
+        .filter(|k| !processed_before.contains(k))
+        .partition(|k| held.contains(k));
+    entry["held"] = json!(int(entry, "held") + held_keys.len() as i64);
+    entry["processed_before"] =
+        json!(int(entry, "processed_before") + processed_before.len() as i64);
+    if !ids.is_empty() {
+        let options = Options {
+            dry_run: false,
+            traces: false,
+            origin: Origin::Retention,
+            logging: if r.action == RetentionAction::Erase {
+                Logging::PerSubject
+            } else {
+                Logging::PerBatch
+            },
+        };
+        let outcome = erase::run(&rule.plan, ids, options, Instant::now())?;
+        entry["done"] = json!(int(entry, "done") + outcome.erased.len() as i64);
+        entry["rows"] = json!(int(entry, "rows") + outcome.total_rows as i64);
+    }
+    let elapsed =
+        entry["elapsed_ms"].as_f64().unwrap_or(0.0) + started.elapsed().as_secs_f64() * 1000.0;
+    entry["elapsed_ms"] = json!(elapsed);
+    notice(entry, &r.table.display);
+    Ok(())
+}
+
+fn notice(entry: &Value, table: &str) {
+    let done = int(entry, "done");
+    let seconds = entry["elapsed_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+    let rate = if seconds > 0.0 {
+        done as f64 / seconds
+    } else {
+        0.0
+    };
+    pgrx::notice!(
+        "gdpr: retention of {table} ({}): {done} of {} due done{}, {} held, {rate:.0}/s",
+        entry["action"].as_str().unwrap_or_default(),
+        int(entry, "due"),
+        if entry["finished"].as_bool().unwrap_or(false) {
+            " (finished)"
+        } else {
+            ""
+        },
+        int(entry, "held"),
+    );
+}

@@ -1,0 +1,254 @@
+//! Legal holds: a subject under a hold (a dispute, an investigation) is not erased. A request to erase it fails
+//! with 55000 naming the hold, retention skips it and every row tied to it (its reach), a consent withdrawal
+//! leaves its rows and says so. Holds are placed and released through two functions with their own grant
+//! (`gdpr.grant_legal_hold`); `gdpr.legal_hold` keeps every hold, released ones too, with who and when.
+
+use std::collections::{HashMap, HashSet};
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use serde_json::{json, Value};
+
+use super::plan::{ErasurePlan, Identity, TEXT_ARRAY};
+use super::reach::{check_key_length, check_key_values, fetch, find_rows, row_label, Purpose};
+use crate::audit;
+use crate::cache;
+use crate::error::{required, GdprError, OrReport, Result};
+use crate::privilege::{as_extension_owner, caller, require_privileges, Privilege};
+
+/// An active hold on a subject.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub id: i64,
+    pub subject_id: String,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: String,
+}
+
+impl Hold {
+    pub fn to_json(&self) -> Value {
+        json!({"hold_id": self.id, "subject_id": self.subject_id, "reason": self.reason,
+               "placed_by": self.placed_by, "placed_at": self.placed_at})
+    }
+
+    /// The 55000 an erasure of a held subject fails with.
+    pub fn refusal(&self, kind: &str) -> GdprError {
+        GdprError::ObjectState(format!(
+            "{kind} {} is under legal hold {} (placed by {} at {}: {}); it cannot be erased until \
+             gdpr.release_legal_hold({}) releases it",
+            self.subject_id, self.id, self.placed_by, self.placed_at, self.reason, self.id
+        ))
+    }
+}
+
+/// The active holds on `kind` subjects, those among `subject_ids` only if given. Read with a fresh snapshot:
+/// called after the subjects' rows are locked, it sees every hold committed before.
+pub fn active(kind: &str, subject_ids: Option<&[String]>) -> Result<Vec<Hold>> {
+    as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            let mut out = Vec::new();
+            for r in client.update(
+                "SELECT id, subject_id, reason, placed_by::text, placed_at::text FROM gdpr.legal_hold
+                  WHERE kind = $1 AND released_at IS NULL AND ($2::text[] IS NULL OR subject_id = ANY ($2))
+                  ORDER BY id",
+                None,
+                &[kind.into(), subject_ids.map(<[String]>::to_vec).into()],
+            )? {
+                out.push(Hold {
+                    id: r.get::<i64>(1)?.unwrap_or_default(),
+                    subject_id: r.get::<String>(2)?.unwrap_or_default(),
+                    reason: r.get::<String>(3)?.unwrap_or_default(),
+                    placed_by: r.get::<String>(4)?.unwrap_or_default(),
+                    placed_at: r.get::<String>(5)?.unwrap_or_default(),
+                });
+            }
+            Ok::<_, GdprError>(out)
+        })
+    })
+}
+
+/// The kinds that have active holds.
+fn held_kinds() -> Result<Vec<String>> {
+    as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            let mut out = Vec::new();
+            for r in client.update(
+                "SELECT DISTINCT kind FROM gdpr.legal_hold WHERE released_at IS NULL ORDER BY kind",
+                None,
+                &[],
+            )? {
+                out.extend(r.get::<String>(1)?);
+            }
+            Ok::<_, GdprError>(out)
+        })
+    })
+}
+
+/// The key of a subject as logged (`subject_label`): one value, or a JSON array of the values.
+fn key_of_label(plan: &ErasurePlan, label: &str) -> Vec<String> {
+    if plan.root_key_len == 1 {
+        return vec![label.to_string()];
+    }
+    serde_json::from_str(label).unwrap_or_default()
+}
+
+/// The primary keys (as text) of the rows of `table` tied to a held subject of any kind: the reach of every
+/// held subject, as an erasure would find it. `what` names the caller's purpose in privilege errors (reading
+/// the held subjects' reach needs the caller's own SELECT on it).
+pub fn held_rows(
+    client: &mut SpiClient<'_>,
+    table: pg_sys::Oid,
+    what: &str,
+) -> Result<HashSet<Vec<String>>> {
+    let mut held = HashSet::new();
+    for kind in held_kinds()? {
+        let plan = cache::plan_for(&kind)?;
+        let Some(index) = plan.tables.iter().position(|t| t.table.oid == table) else {
+            continue;
+        };
+        let Identity::Key(key) = &plan.tables[index].identity else {
+            continue;
+        };
+        super::erase::require_entitlement(&plan, true, what)?;
+        let ids: Vec<Vec<String>> = active(&kind, None)?
+            .iter()
+            .map(|h| key_of_label(&plan, &h.subject_id))
+            .filter(|k| k.len() == plan.root_key_len)
+            .collect();
+        let (reach, _) = find_rows(client, &plan, &ids, Purpose::Read)?;
+        for row in &reach[index].rows {
+            if let Some(k) = key.iter().map(|i| row[i + 2].clone()).collect() {
+                held.insert(k);
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// Places a hold on subject `kind`/`id`: the subject must exist (its row is locked FOR KEY SHARE, so an erasure
+/// running now finishes first, and one starting later sees the hold).
+fn place(kind: &str, id: Vec<String>, reason: &str) -> Result<i64> {
+    if reason.trim().is_empty() {
+        return Err(GdprError::InvalidParameter(format!(
+            "a legal hold on {kind} {} needs a reason",
+            super::reach::subject_label(&id)
+        )));
+    }
+    let plan = cache::plan_for(kind)?;
+    check_key_length(&plan, &id)?;
+    let what = format!(
+        "placing a legal hold on {kind} {}",
+        super::reach::subject_label(&id)
+    );
+    require_privileges(&plan.tables[0].table, &[Privilege::Select], &what)?;
+    let id = check_key_values(&plan, &id)?;
+    let sql = format!("{} FOR KEY SHARE OF t", plan.root_select_unlocked);
+    let types = vec![TEXT_ARRAY; plan.root_key_len];
+    let args: Vec<pgrx::datum::DatumWithOid<'_>> =
+        id.iter().map(|v| vec![v.clone()].into()).collect();
+    let found =
+        Spi::connect_mut(|client| fetch(client, &plan.tables[0].table, &sql, &types, &args))?;
+    let Some(row) = found.first() else {
+        let label = super::reach::subject_label(&id);
+        let erased = audit::erased_among(kind, std::slice::from_ref(&label))?;
+        return Err(GdprError::NoDataFound(if erased.is_empty() {
+            format!(
+                "{kind} {label} not found in {}",
+                plan.tables[0].table.display
+            )
+        } else {
+            format!("{kind} {label} was erased; there is nothing left to hold")
+        }));
+    };
+    let label = row_label(&plan, row).unwrap_or_else(|| super::reach::subject_label(&id));
+    let (placed_by, _) = caller()?;
+    as_extension_owner(|| {
+        Ok(Spi::get_one_with_args::<i64>(
+            "INSERT INTO gdpr.legal_hold (kind, subject_id, reason, placed_by) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[kind.into(), label.as_str().into(), reason.into(), placed_by.as_str().into()],
+        )?
+        .unwrap_or_default())
+    })
+}
+
+fn release(hold_id: i64) -> Result<Value> {
+    let (released_by, _) = caller()?;
+    as_extension_owner(|| {
+        let state = Spi::get_two_with_args::<String, String>(
+            "SELECT kind || ' ' || subject_id, released_at::text FROM gdpr.legal_hold WHERE id = $1 FOR UPDATE",
+            &[hold_id.into()],
+        );
+        let (subject, released_at) = match state {
+            Ok(v) => v,
+            Err(pgrx::spi::SpiError::InvalidPosition) => (None, None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(subject) = subject else {
+            return Err(GdprError::NoDataFound(format!(
+                "legal hold {hold_id} does not exist"
+            )));
+        };
+        if let Some(at) = released_at {
+            return Err(GdprError::ObjectState(format!(
+                "legal hold {hold_id} on {subject} was released at {at}"
+            )));
+        }
+        let at = Spi::get_one_with_args::<String>(
+            "UPDATE gdpr.legal_hold SET released_by = $2, released_at = pg_catalog.clock_timestamp()
+              WHERE id = $1 RETURNING released_at::text",
+            &[hold_id.into(), released_by.as_str().into()],
+        )?;
+        Ok(
+            json!({"hold_id": hold_id, "subject": subject, "released_by": released_by, "released_at": at}),
+        )
+    })
+}
+
+/// Holds per subject label among `labels`, for reports.
+pub fn by_subject(holds: &[Hold]) -> HashMap<&str, Vec<&Hold>> {
+    let mut out: HashMap<&str, Vec<&Hold>> = HashMap::new();
+    for h in holds {
+        out.entry(h.subject_id.as_str()).or_default().push(h);
+    }
+    out
+}
+
+/// Places a legal hold on a subject; returns the hold's id (see `gdpr.legal_holds`).
+#[pg_extern(name = "place_legal_hold", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn place_legal_hold(kind: Option<&str>, id: Option<&str>, reason: Option<&str>) -> i64 {
+    let kind = required(kind, "place_legal_hold", "kind").or_report();
+    let id = required(id, "place_legal_hold", "id").or_report();
+    let reason = required(reason, "place_legal_hold", "reason").or_report();
+    place(kind, vec![id.to_string()], reason).or_report()
+}
+
+/// The same for a subject with a composite key: `id` lists the key values in key order.
+#[pg_extern(name = "place_legal_hold", volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn place_legal_hold_composite(
+    kind: Option<&str>,
+    id: Option<Vec<Option<String>>>,
+    reason: Option<&str>,
+) -> i64 {
+    let kind = required(kind, "place_legal_hold", "kind").or_report();
+    let id: Vec<String> = required(id, "place_legal_hold", "id")
+        .or_report()
+        .into_iter()
+        .collect::<Option<_>>()
+        .unwrap_or_else(|| {
+            GdprError::NullValue(format!("the {kind} id of a legal hold must not hold NULL"))
+                .report()
+        });
+    let reason = required(reason, "place_legal_hold", "reason").or_report();
+    place(kind, id, reason).or_report()
+}
+
+/// Releases a legal hold: the subject can be erased again. The hold stays in `gdpr.legal_holds`, released.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn release_legal_hold(hold_id: Option<i64>) -> pgrx::JsonB {
+    let hold_id = required(hold_id, "release_legal_hold", "hold_id").or_report();
+    pgrx::JsonB(release(hold_id).or_report())
+}
