@@ -30,6 +30,10 @@ SELECT f.n[1 + (i * 7) % 10] || ' ' || l.n[1 + (i * 3) % 10],
                           'browser', (array['Firefox','Chrome','Safari'])[1 + i % 3]),
        'chat-v' || (1 + i % 3),
        now() - (i || ' hours')::interval
+       -- Some guests came long ago: every 25th over three years ago (retention erases them), the next one over two
+       -- years ago (their messages expire), the next 100 days ago (their tracking events expire).
+       - CASE i % 25 WHEN 0 THEN interval '3 years 1 month' WHEN 1 THEN interval '2 years 2 months'
+                     WHEN 2 THEN interval '100 days' ELSE interval '0' END
   FROM generate_series(1, :guests) i, first_names f, last_names l;
 
 -- Every tenth guest was referred by the previous one.

@@ -51,3 +51,9 @@ SELECT count(*) AS guarded_tables FROM gdpr.guard_erased_subjects();
 
 -- Columns that may hold a person's identifiers with no key tying the row to them: searched in full.
 SELECT gdpr.declare_traces('chat.call_log', '{payload}', 'scrub');
+
+-- How long data is kept (CALL gdpr.enforce_retention(), nightly): tracking events 90 days, message bodies two
+-- years (then scrubbed, with their attachments deleted), guests three years after they came (then erased whole).
+SELECT gdpr.declare_retention('chat.visitor_events', 'at', interval '90 days');
+SELECT gdpr.declare_retention('chat.messages', 'sent_at', interval '2 years', 'anonymize');
+SELECT gdpr.declare_retention('chat.guests', 'created_at', interval '3 years');

@@ -148,3 +148,29 @@ SELECT (SELECT count(*) FROM chat.guests) AS guests,
        (SELECT count(*) FROM chat.marketing_contacts) AS "may receive marketing",
        gdpr.has_consent('guest', '27', 'marketing') AS "guest 27 (withdrew)",
        gdpr.has_consent('guest', '30', 'marketing') AS "guest 30";
+
+\echo
+\echo '=== Retention: what nobody asked about expires (periods declared in examples/chat/declare.sql) ==='
+SELECT tbl AS "table", time_col, keep, action FROM gdpr.retention ORDER BY tbl::text;
+\echo '--- A dispute: a legal hold on one expired guest. Retention must leave them and every row tied to them.'
+SELECT min(id) AS held_guest FROM chat.guests WHERE created_at < now() - interval '3 years' \gset
+SELECT gdpr.place_legal_hold('guest', :'held_guest', 'dispute about an order, case 2026/17') AS hold \gset
+SELECT hold_id, kind, subject_id, reason, placed_by FROM gdpr.legal_holds;
+\echo '--- gdpr.retention_due(): what the next run will do'
+SELECT table_name, action, rows_due, oldest::date AS oldest, held FROM gdpr.retention_due();
+\echo '--- CALL gdpr.enforce_retention(batch_size => 100): each batch commits on its own (progress as NOTICEs)'
+CALL gdpr.enforce_retention(batch_size => 100) \gset
+SELECT t->>'table' AS "table", t->>'action' AS action, t->>'due' AS due, t->>'done' AS done,
+       t->>'rows' AS "rows changed", t->>'held' AS held
+  FROM jsonb_array_elements(:'summary'::jsonb->'tables') t;
+\echo '--- Guests who came over three years ago: erased, except the held one'
+SELECT id, name, email, created_at::date AS came FROM chat.guests
+ WHERE created_at < now() - interval '3 years' ORDER BY id LIMIT 4;
+SELECT count(*) AS "messages of the held guest, untouched" FROM chat.messages m
+  JOIN chat.chat_sessions s ON s.id = m.session_id WHERE s.guest_id = :held_guest AND m.body NOT LIKE '%[%]%';
+SELECT kind, count(*) AS "log entries", sum(rows_total) AS rows FROM gdpr.erasure_log
+ WHERE origin = 'retention' GROUP BY kind ORDER BY kind;
+\echo '--- Nothing left to do but the hold; releasing it lets the next run erase the guest'
+SELECT table_name, rows_due, held FROM gdpr.retention_due();
+SELECT gdpr.release_legal_hold(:hold) IS NOT NULL AS released;
+SELECT table_name, rows_due, held FROM gdpr.retention_due();

@@ -22,6 +22,7 @@ CREATE TABLE chat.guests (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX ON chat.guests (referred_by_id);
+CREATE INDEX ON chat.guests (created_at);           -- retention finds expired guests by it
 
 CREATE TABLE chat.chat_sessions (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -43,6 +44,7 @@ CREATE TABLE chat.messages (
     sent_at     timestamptz NOT NULL
 );
 CREATE INDEX ON chat.messages (session_id);
+CREATE INDEX ON chat.messages (sent_at);
 
 CREATE TABLE chat.attachments (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -97,6 +99,7 @@ CREATE TABLE chat.visitor_events (
     at          timestamptz NOT NULL
 );
 CREATE INDEX ON chat.visitor_events (guest_ref);
+CREATE INDEX ON chat.visitor_events (at);
 
 -- Operators' notes about any record (polymorphic, Rails style).
 CREATE TABLE chat.notes (

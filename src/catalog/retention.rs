@@ -6,9 +6,9 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 use pgrx::PgRelation;
 
-use super::declare::{owned_table, store};
+use super::declare::{self, owned_table};
 use super::introspect::{self, Column, Table};
-use crate::error::{required, GdprError, OrReport, Result};
+use crate::error::{required, GdprError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetentionAction {
@@ -40,6 +40,7 @@ pub struct Retention {
     pub action: RetentionAction,
     /// The subject kind whose table this is (action `erase`).
     pub kind: Option<String>,
+    /// Primary key columns; empty for a table without one (expired rows are then deleted by ctid).
     pub key: Vec<Column>,
 }
 
@@ -86,9 +87,10 @@ fn validate(table: &Table, time_col: &Column, action: RetentionAction) -> Result
         )));
     }
     let key = introspect::primary_key(table)?;
-    if key.is_empty() {
+    if key.is_empty() && action != RetentionAction::Delete {
         return Err(GdprError::InvalidDefinition(format!(
-            "{} has no primary key: retention erases expired rows by key, and remembers anonymized ones by it",
+            "{} has no primary key: anonymized rows stay old, and retention remembers them by their key \
+             (add a primary key, or use action delete)",
             table.display
         )));
     }
@@ -108,12 +110,13 @@ fn validate(table: &Table, time_col: &Column, action: RetentionAction) -> Result
     Ok(key)
 }
 
-fn declare_retention_impl(
+/// Validates a declaration (the caller must own the table); `store` records it.
+pub fn declaration(
     tbl: Option<PgRelation>,
     time_col: Option<&str>,
     keep: Option<Interval>,
     action: Option<&str>,
-) -> Result<()> {
+) -> Result<(Retention, Interval)> {
     let table = owned_table(tbl, "declare_retention", "tbl")?;
     let time_col =
         introspect::column(&table, required(time_col, "declare_retention", "time_col")?)?;
@@ -129,8 +132,23 @@ fn declare_retention_impl(
     }
     let kind = subject_kind_of(&table)?;
     let action = action_for(&table, kind.as_deref(), action)?;
-    validate(&table, &time_col, action)?;
-    store(
+    let key = validate(&table, &time_col, action)?;
+    Ok((
+        Retention {
+            table,
+            time_col,
+            keep: String::new(),
+            action,
+            kind,
+            key,
+        },
+        keep,
+    ))
+}
+
+pub fn store(retention: &Retention, keep: Interval) -> Result<()> {
+    let (table, time_col, action) = (&retention.table, &retention.time_col, retention.action);
+    declare::store(
         "INSERT INTO gdpr.retention (tbl, time_col, keep, action, declared_by)
          VALUES ($1::regclass, $2, $3, $4, current_user)
          ON CONFLICT (tbl) DO UPDATE SET time_col = EXCLUDED.time_col, keep = EXCLUDED.keep,
@@ -144,9 +162,9 @@ fn declare_retention_impl(
     )
 }
 
-fn undeclare_retention_impl(tbl: Option<PgRelation>) -> Result<()> {
+pub fn undeclare(tbl: Option<PgRelation>) -> Result<()> {
     let table = owned_table(tbl, "undeclare_retention", "tbl")?;
-    store(
+    declare::store(
         "DELETE FROM gdpr.retention WHERE tbl = $1::regclass",
         vec![table.oid.into()],
     )
@@ -194,24 +212,4 @@ pub fn load() -> Result<Vec<Retention>> {
         });
     }
     Ok(out)
-}
-
-/// Declares how long the rows of a table are kept: rows whose `time_col` is older than `keep` are erased by
-/// `gdpr.enforce_retention` (a subject table's subjects whole; other tables' rows deleted or anonymized).
-#[pg_extern]
-#[search_path(pg_catalog, pg_temp)]
-fn declare_retention(
-    tbl: Option<PgRelation>,
-    time_col: Option<&str>,
-    keep: Option<Interval>,
-    action: default!(Option<&str>, "NULL"),
-) {
-    declare_retention_impl(tbl, time_col, keep, action).or_report()
-}
-
-/// Removes a table's retention period.
-#[pg_extern]
-#[search_path(pg_catalog, pg_temp)]
-fn undeclare_retention(tbl: Option<PgRelation>) {
-    undeclare_retention_impl(tbl).or_report()
 }

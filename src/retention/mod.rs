@@ -50,6 +50,29 @@ fn due() -> Result<Vec<DueRow>> {
     Ok(out)
 }
 
+/// Declares how long the rows of a table are kept: rows whose `time_col` is older than `keep` are erased by
+/// `gdpr.enforce_retention` (a subject table's subjects whole; other tables' rows deleted or anonymized).
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn declare_retention(
+    tbl: Option<pgrx::PgRelation>,
+    time_col: Option<&str>,
+    keep: Option<pgrx::datum::Interval>,
+    action: default!(Option<&str>, "NULL"),
+) {
+    let (declared, keep) = retention::declaration(tbl, time_col, keep, action).or_report();
+    // What a run needs must hold now: a plan that builds, or a table without key nothing belongs to.
+    let rule = Rule::new(declared).or_report();
+    retention::store(&rule.retention, keep).or_report()
+}
+
+/// Removes a table's retention period.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn undeclare_retention(tbl: Option<pgrx::PgRelation>) {
+    retention::undeclare(tbl).or_report()
+}
+
 /// What the next retention run would do, per declared table: rows due now (expired, not processed before, not
 /// held), the oldest expired time, and the expired rows left because of a legal hold.
 #[pg_extern(stable)]

@@ -12,15 +12,26 @@ use crate::cache;
 use crate::catalog::retention::{Retention, RetentionAction};
 use crate::error::{GdprError, Result};
 use crate::privilege::as_extension_owner;
-use crate::subject::guard;
 use crate::subject::plan::{Action, ErasurePlan, TEXT, TEXT_ARRAY};
 use crate::subject::reach::fetch;
+use crate::subject::{graph, guard};
 
 pub const INT4: pgrx::PgOid = pgrx::PgOid::BuiltIn(pg_sys::BuiltinOid::INT4OID);
 
+/// A part of the key expired rows are addressed by: a primary-key column, or for a table without one its
+/// `tableoid` and `ctid` (stable while the batch holds the row locked).
+struct KeyPart {
+    expr: String,
+    compare_type: String,
+    equals: String,
+}
+
 pub struct Rule {
     pub retention: Retention,
-    pub plan: Rc<ErasurePlan>,
+    /// The erasure plan (None for a table without primary key: nothing can be tied to its rows, they are
+    /// deleted by ctid).
+    pub plan: Option<Rc<ErasurePlan>>,
+    key: Vec<KeyPart>,
 }
 
 /// How expired rows are counted and whether the expired rows can already be done (anonymized rows stay old).
@@ -38,7 +49,37 @@ impl Counts {
 }
 
 impl Rule {
+    /// The declaration with its erasure plan; a table without primary key must be one no other row can
+    /// belong to (nothing references it), or deleting its rows alone would leave theirs behind.
     pub fn new(retention: Retention) -> Result<Rule> {
+        if retention.key.is_empty() {
+            let reach = graph::reachable(retention.table.oid, graph::load_references()?);
+            if let Some(other) = reach.order.get(1) {
+                let other = crate::catalog::introspect::table(*other)?;
+                return Err(GdprError::InvalidDefinition(format!(
+                    "{} has no primary key, but rows of {} belong to its rows: retention would delete them by ctid \
+                     and leave those behind (add a primary key)",
+                    retention.table.display, other.display
+                )));
+            }
+            let key = vec![
+                KeyPart {
+                    expr: "t.tableoid".into(),
+                    compare_type: "oid".into(),
+                    equals: "OPERATOR(pg_catalog.=)".into(),
+                },
+                KeyPart {
+                    expr: "t.ctid".into(),
+                    compare_type: "tid".into(),
+                    equals: "OPERATOR(pg_catalog.=)".into(),
+                },
+            ];
+            return Ok(Rule {
+                retention,
+                plan: None,
+                key,
+            });
+        }
         let plan = match (&retention.kind, retention.action) {
             (Some(kind), RetentionAction::Erase) => cache::plan_for(kind)?,
             (_, action) => cache::plan_for_table(
@@ -51,17 +92,32 @@ impl Rule {
                 }),
             )?,
         };
-        Ok(Rule { retention, plan })
+        let key = retention
+            .key
+            .iter()
+            .map(|c| KeyPart {
+                expr: format!("t.{}", c.sql_name),
+                compare_type: c.compare_type.clone(),
+                equals: c.equals.clone(),
+            })
+            .collect();
+        Ok(Rule {
+            retention,
+            plan: Some(plan),
+            key,
+        })
     }
 
-    fn key_names(&self) -> Vec<String> {
-        self.retention.key.iter().map(|c| c.name.clone()).collect()
+    pub fn key_len(&self) -> usize {
+        self.key.len()
     }
 
     /// Whether a processed row stays in the table (anonymized, or a subject whose row is kept): such rows
     /// are recognised by the erased-subject guard's marker of their key, recorded by the erasure.
     pub fn rows_stay(&self) -> bool {
-        self.plan.tables[0].action == Action::Anonymize
+        self.plan
+            .as_ref()
+            .is_some_and(|p| p.tables[0].action == Action::Anonymize)
     }
 
     /// `$1`: the cutoff. Counts the expired rows and finds the oldest.
@@ -74,15 +130,37 @@ impl Rule {
         )
     }
 
-    /// Counts the expired rows among given keys (`$1..`: one `text[]` per key column, then the cutoff).
+    /// Counts the expired rows among given keys (`$1..`: one `text[]` per key part, then the cutoff).
     fn count_keys_sql(&self) -> String {
-        let t = &self.plan.tables[0];
+        let n = self.key.len();
+        let matches = if let [part] = self.key.as_slice() {
+            format!(
+                "{} {} ANY (CAST($1 AS {}[]))",
+                part.expr, part.equals, part.compare_type
+            )
+        } else {
+            let arrays: Vec<String> = (1..=n)
+                .map(|i| format!("pg_catalog.unnest(${i}::text[])"))
+                .collect();
+            let names: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+            let conditions: Vec<String> = self
+                .key
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("{} {} CAST(u.c{i} AS {})", p.expr, p.equals, p.compare_type))
+                .collect();
+            format!(
+                "EXISTS (SELECT FROM ROWS FROM ({}) AS u({}) WHERE {})",
+                arrays.join(", "),
+                names.join(", "),
+                conditions.join(" AND ")
+            )
+        };
         format!(
-            "SELECT count(*)::text FROM {} AS t WHERE {} AND t.{} < CAST(${} AS timestamptz)",
-            t.table.sql_name,
-            t.identity_predicate,
+            "SELECT count(*)::text FROM {} AS t WHERE {matches} AND t.{} < CAST(${} AS timestamptz)",
+            self.retention.table.sql_name,
             self.retention.time_col.sql_name,
-            t.identity_params + 1
+            n + 1
         )
     }
 
@@ -92,28 +170,33 @@ impl Rule {
     pub fn batch_sql(&self) -> String {
         let r = &self.retention;
         let tc = &r.time_col;
-        let mut order = vec![(format!("t.{}", tc.sql_name), tc)];
-        order.extend(r.key.iter().map(|c| (format!("t.{}", c.sql_name), c)));
+        let mut order = vec![(
+            format!("t.{}", tc.sql_name),
+            tc.compare_type.as_str(),
+            tc.equals.as_str(),
+        )];
+        order.extend(
+            self.key
+                .iter()
+                .map(|p| (p.expr.clone(), p.compare_type.as_str(), p.equals.as_str())),
+        );
         // (a, b, c) > ($2[1], $2[2], $2[3]) spelled out with each type's own operators.
         let mut after = String::new();
-        for (i, (expr, col)) in order.iter().enumerate().rev() {
-            let value = format!("CAST(($2::text[])[{}] AS {})", i + 1, col.compare_type);
-            let greater = operator(&col.equals, ">");
+        for (i, (expr, compare_type, equals)) in order.iter().enumerate().rev() {
+            let value = format!("CAST(($2::text[])[{}] AS {compare_type})", i + 1);
+            let greater = operator(equals, ">");
             after = if after.is_empty() {
                 format!("{expr} {greater} {value}")
             } else {
-                format!(
-                    "({expr} {greater} {value} OR ({expr} {} {value} AND {after}))",
-                    col.equals
-                )
+                format!("({expr} {greater} {value} OR ({expr} {equals} {value} AND {after}))")
             };
         }
-        let keys: Vec<String> = r
+        let keys: Vec<String> = self
             .key
             .iter()
-            .map(|c| format!("t.{}::text", c.sql_name))
+            .map(|p| format!("{}::text", p.expr))
             .collect();
-        let order_by: Vec<&str> = order.iter().map(|(e, _)| e.as_str()).collect();
+        let order_by: Vec<&str> = order.iter().map(|(e, _, _)| e.as_str()).collect();
         format!(
             "SELECT {}, t.{tc}::text FROM {} AS t
               WHERE t.{tc} < CAST($1 AS timestamptz) AND ($2::text[] IS NULL OR {after})
@@ -123,6 +206,18 @@ impl Rule {
             order_by.join(", "),
             tc = tc.sql_name
         )
+    }
+
+    /// Deletes locked rows of a table without primary key by ctid (`$1` ctids of one relation, `$2` its oid).
+    pub fn delete_by_ctid_sql(&self) -> String {
+        format!(
+            "DELETE FROM {} AS t WHERE t.ctid = ANY (CAST($1 AS tid[])) AND t.tableoid = CAST($2 AS oid)",
+            self.retention.table.sql_name
+        )
+    }
+
+    fn key_names(&self) -> Vec<String> {
+        self.retention.key.iter().map(|c| c.name.clone()).collect()
     }
 
     /// Of `keys`, those processed before (their key marker recorded by an erasure).
@@ -214,8 +309,7 @@ impl Rule {
         if keys.is_empty() {
             return Ok(0);
         }
-        let mut columns: Vec<Vec<String>> =
-            vec![Vec::with_capacity(keys.len()); self.retention.key.len()];
+        let mut columns: Vec<Vec<String>> = vec![Vec::with_capacity(keys.len()); self.key.len()];
         for k in keys {
             for (c, v) in columns.iter_mut().zip(k) {
                 c.push(v.clone());

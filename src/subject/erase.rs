@@ -55,7 +55,7 @@ fn run_for_rows(
     Ok(done)
 }
 
-fn random_uuid() -> String {
+pub fn random_uuid() -> String {
     let mut b: [u8; 16] = rand::rng().random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

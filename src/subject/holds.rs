@@ -93,7 +93,7 @@ fn key_of_label(plan: &ErasurePlan, label: &str) -> Vec<String> {
     serde_json::from_str(label).unwrap_or_default()
 }
 
-/// The primary keys (as text) of the rows of `table` tied to a held subject of any kind: the reach of every
+/// The primary keys (as text; `[tableoid, ctid]` without one) of the rows of `table` tied to a held subject of any kind: the reach of every
 /// held subject, as an erasure would find it. `what` names the caller's purpose in privilege errors (reading
 /// the held subjects' reach needs the caller's own SELECT on it).
 pub fn held_rows(
@@ -107,9 +107,6 @@ pub fn held_rows(
         let Some(index) = plan.tables.iter().position(|t| t.table.oid == table) else {
             continue;
         };
-        let Identity::Key(key) = &plan.tables[index].identity else {
-            continue;
-        };
         super::erase::require_entitlement(&plan, true, what)?;
         let ids: Vec<Vec<String>> = active(&kind, None)?
             .iter()
@@ -118,9 +115,12 @@ pub fn held_rows(
             .collect();
         let (reach, _) = find_rows(client, &plan, &ids, Purpose::Read)?;
         for row in &reach[index].rows {
-            if let Some(k) = key.iter().map(|i| row[i + 2].clone()).collect() {
-                held.insert(k);
-            }
+            // By primary key, or for a table without one by (tableoid, ctid).
+            let key: Option<Vec<String>> = match &plan.tables[index].identity {
+                Identity::Key(key) => key.iter().map(|i| row[i + 2].clone()).collect(),
+                Identity::Ctid => [row[1].clone(), row[0].clone()].into_iter().collect(),
+            };
+            held.extend(key);
         }
     }
     Ok(held)
