@@ -38,4 +38,6 @@ if [ "$iso_status" -ne 0 ] && [ -f tests/isolation/regression.diffs ]; then
 fi
 [ "$iso_status" -eq 0 ] || status=$iso_status
 tests/dump_restore.sh "$DIR/socket" "$PORT" || status=1
+# Retention scheduled with pg_cron, on a cluster of its own (pg_cron must be preloaded).
+tests/pg_cron.sh || status=1
 exit "$status"
