@@ -28,10 +28,45 @@ fn start() -> Result<Value> {
             &[run_by.as_str().into()],
         )?)
     })?;
-    Ok(json!({
+    let state = json!({
         "run_id": id, "started_at": started_at, "finished": false, "stopped": null, "batches": 0,
         "tables": [],
-    }))
+    });
+    record(&state)?;
+    Ok(state)
+}
+
+/// The state of a run this role started, as its last committed batch left it in `gdpr.retention_run` — never
+/// what the caller passes back (a cutoff or a run id of its choosing would rewrite another run's record).
+fn resume(run_id: i64) -> Result<Value> {
+    let (caller_name, _) = caller()?;
+    let found = as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut out = None;
+            for r in client.select(
+                "SELECT summary, run_by::text FROM gdpr.retention_run WHERE id = $1",
+                None,
+                &[run_id.into()],
+            )? {
+                out = Some((
+                    r.get::<pgrx::JsonB>(1)?.map(|j| j.0),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, GdprError>(out)
+        })
+    })?;
+    match found {
+        None => Err(GdprError::NoDataFound(format!(
+            "retention run {run_id} does not exist"
+        ))),
+        Some((_, run_by)) if run_by != caller_name => {
+            Err(GdprError::InsufficientPrivilege(format!(
+            "retention run {run_id} was started by role \"{run_by}\"; only it can continue the run"
+        )))
+        }
+        Some((summary, _)) => Ok(summary.unwrap_or(Value::Null)),
+    }
 }
 
 /// Writes the state to the run's log row (as the extension owner); `finished` stamps its end.
@@ -84,9 +119,9 @@ pub fn step(
             "enforce_retention: batch_size must be at least 1, not {batch_size}"
         )));
     }
-    let mut state = match state {
-        Some(s) if s.is_object() => s,
-        _ => start()?,
+    let mut state = match state.as_ref().and_then(|s| s["run_id"].as_i64()) {
+        Some(run_id) => resume(run_id)?,
+        None => start()?,
     };
     if state["finished"].as_bool().unwrap_or(false) {
         return Ok(state);
@@ -97,7 +132,12 @@ pub fn step(
     }
     for declared in retention::load()? {
         let name = declared.table.display.clone();
-        let tables = state["tables"].as_array_mut().expect("tables is an array");
+        let Some(tables) = state["tables"].as_array_mut() else {
+            return Err(GdprError::ObjectState(format!(
+                "retention run {} has no table list in its record",
+                state["run_id"]
+            )));
+        };
         let position = match tables.iter().position(|t| t["table"] == json!(name)) {
             Some(p) => p,
             None => {

@@ -186,6 +186,11 @@ GRANT SELECT ON ALL TABLES IN SCHEMA rt TO regress_app;
 INSERT INTO rt.events VALUES (500, 5, '/old', current_date - 365);
 SET ROLE regress_app;
 CALL gdpr.enforce_retention();
+-- A run is continued only by the role that started it, from its own record (never from the state passed in).
+SELECT regress.try(format($$SELECT gdpr._retention_step(10, '{"run_id": %s, "tables": []}', NULL)$$,
+                          (SELECT min(id) FROM gdpr.retention_run)));
+SELECT regress.try($$SELECT gdpr._retention_step(10, '{"run_id": 999999}', NULL)$$);
+SELECT regress.try($$SELECT gdpr._retention_step(0, NULL, NULL)$$);
 RESET ROLE;
 SELECT count(*) AS event_500_kept FROM rt.events WHERE id = 500;
 
