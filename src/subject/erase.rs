@@ -17,7 +17,7 @@ use super::holds::{self, Hold};
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, row_label,
+    check_key_length, check_key_values, execute, find_rows, identity_args, row_key, row_label,
     subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
@@ -470,6 +470,29 @@ pub fn run(
     if let (false, Some(hold)) = (dry_run, holds.first()) {
         return Err(hold.refusal(kind));
     }
+    // Rows tied to another held subject (a held guest's session, erased as a session) are protected too.
+    let mut holds = holds;
+    if !reach[0].rows.is_empty() && holds::any_active()? {
+        let tables: HashSet<pg_sys::Oid> = plan.tables.iter().map(|t| t.table.oid).collect();
+        let held = Spi::connect_mut(|client| holds::held_reach(client, &tables, &what))?;
+        for (t, r) in plan.tables.iter().zip(&reach) {
+            let Some(held_rows) = held.get(&t.table.oid) else {
+                continue;
+            };
+            for row in &r.rows {
+                check_for_interrupts!();
+                let Some(hold) = row_key(t, row).and_then(|k| held_rows.get(&k)) else {
+                    continue;
+                };
+                if !dry_run {
+                    return Err(hold.reached_by(&what, &t.table.display));
+                }
+                if !holds.iter().any(|h| h.id == hold.id) {
+                    holds.push(hold.clone());
+                }
+            }
+        }
+    }
 
     let mut trace_report = Vec::new();
     if !reach[0].rows.is_empty() {
@@ -583,7 +606,15 @@ pub fn run(
                 .collect::<Vec<_>>(),
         )?,
         Logging::PerBatch if !erased.is_empty() => {
-            let keys: Vec<&str> = erased.iter().map(|e| e.subject_id.as_str()).collect();
+            // The rows' keys: values of a one-column key, arrays of values for a composite one.
+            let keys: Vec<Value> = erased
+                .iter()
+                .map(|e| match plan.root_key_len {
+                    1 => Value::String(e.subject_id.clone()),
+                    _ => serde_json::from_str(&e.subject_id)
+                        .unwrap_or_else(|_| Value::String(e.subject_id.clone())),
+                })
+                .collect();
             let log_tables: serde_json::Map<String, Value> = tables
                 .iter()
                 .map(|t| {

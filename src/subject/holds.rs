@@ -9,8 +9,10 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use serde_json::{json, Value};
 
-use super::plan::{ErasurePlan, Identity, TEXT_ARRAY};
-use super::reach::{check_key_length, check_key_values, fetch, find_rows, row_label, Purpose};
+use super::plan::{ErasurePlan, TEXT_ARRAY};
+use super::reach::{
+    check_key_length, check_key_values, fetch, find_rows, row_key, row_label, Purpose,
+};
 use crate::audit;
 use crate::cache;
 use crate::error::{required, GdprError, OrReport, Result};
@@ -20,6 +22,7 @@ use crate::privilege::{as_extension_owner, caller, require_privileges, Privilege
 #[derive(Debug, Clone)]
 pub struct Hold {
     pub id: i64,
+    pub kind: String,
     pub subject_id: String,
     pub reason: String,
     pub placed_by: String,
@@ -28,8 +31,17 @@ pub struct Hold {
 
 impl Hold {
     pub fn to_json(&self) -> Value {
-        json!({"hold_id": self.id, "subject_id": self.subject_id, "reason": self.reason,
+        json!({"hold_id": self.id, "kind": self.kind, "subject_id": self.subject_id, "reason": self.reason,
                "placed_by": self.placed_by, "placed_at": self.placed_at})
+    }
+
+    /// The 55000 an erasure fails with when it reaches a row (of `table`) tied to this held subject.
+    pub fn reached_by(&self, erasing: &str, table: &str) -> GdprError {
+        GdprError::ObjectState(format!(
+            "{erasing} would change rows of {table} tied to {} {}, which is under legal hold {} (placed by {} at \
+             {}: {}); release it with gdpr.release_legal_hold({}) first",
+            self.kind, self.subject_id, self.id, self.placed_by, self.placed_at, self.reason, self.id
+        ))
     }
 
     /// The 55000 an erasure of a held subject fails with.
@@ -57,6 +69,7 @@ pub fn active(kind: &str, subject_ids: Option<&[String]>) -> Result<Vec<Hold>> {
             )? {
                 out.push(Hold {
                     id: r.get::<i64>(1)?.unwrap_or_default(),
+                    kind: kind.to_string(),
                     subject_id: r.get::<String>(2)?.unwrap_or_default(),
                     reason: r.get::<String>(3)?.unwrap_or_default(),
                     placed_by: r.get::<String>(4)?.unwrap_or_default(),
@@ -93,37 +106,67 @@ fn key_of_label(plan: &ErasurePlan, label: &str) -> Vec<String> {
     serde_json::from_str(label).unwrap_or_default()
 }
 
-/// The primary keys (as text; `[tableoid, ctid]` without one) of the rows of `table` tied to a held subject of any kind: the reach of every
-/// held subject, as an erasure would find it. `what` names the caller's purpose in privilege errors (reading
-/// the held subjects' reach needs the caller's own SELECT on it).
+/// Rows tied to held subjects, per table: each row's key (as text; `[tableoid, ctid]` for a table without primary
+/// key) and the hold that protects it.
+pub type HeldReach = HashMap<pg_sys::Oid, HashMap<Vec<String>, Hold>>;
+
+/// The reach of every held subject (as an erasure would find it), restricted to `tables`: only kinds whose plan
+/// covers one of them are walked. `what` names the caller's purpose in privilege errors (reading the held
+/// subjects' reach needs the caller's own SELECT on it).
+pub fn held_reach(
+    client: &mut SpiClient<'_>,
+    tables: &HashSet<pg_sys::Oid>,
+    what: &str,
+) -> Result<HeldReach> {
+    let mut held: HeldReach = HashMap::new();
+    for kind in held_kinds()? {
+        let plan = cache::plan_for(&kind)?;
+        if !plan.tables.iter().any(|t| tables.contains(&t.table.oid)) {
+            continue;
+        }
+        super::erase::require_entitlement(&plan, true, what)?;
+        let holds: Vec<Hold> = active(&kind, None)?
+            .into_iter()
+            .filter(|h| key_of_label(&plan, &h.subject_id).len() == plan.root_key_len)
+            .collect();
+        let ids: Vec<Vec<String>> = holds
+            .iter()
+            .map(|h| key_of_label(&plan, &h.subject_id))
+            .collect();
+        let (reach, _) = find_rows(client, &plan, &ids, Purpose::Read)?;
+        for (t, r) in plan.tables.iter().zip(&reach) {
+            if !tables.contains(&t.table.oid) {
+                continue;
+            }
+            let rows = held.entry(t.table.oid).or_default();
+            for (row, &owner) in r.rows.iter().zip(&r.owners) {
+                let key = row_key(t, row);
+                let hold = holds.get(owner).or_else(|| holds.first());
+                if let (Some(key), Some(hold)) = (key, hold) {
+                    rows.entry(key).or_insert_with(|| hold.clone());
+                }
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// The keys of the rows of `table` tied to a held subject of any kind (see `held_reach`).
 pub fn held_rows(
     client: &mut SpiClient<'_>,
     table: pg_sys::Oid,
     what: &str,
 ) -> Result<HashSet<Vec<String>>> {
-    let mut held = HashSet::new();
-    for kind in held_kinds()? {
-        let plan = cache::plan_for(&kind)?;
-        let Some(index) = plan.tables.iter().position(|t| t.table.oid == table) else {
-            continue;
-        };
-        super::erase::require_entitlement(&plan, true, what)?;
-        let ids: Vec<Vec<String>> = active(&kind, None)?
-            .iter()
-            .map(|h| key_of_label(&plan, &h.subject_id))
-            .filter(|k| k.len() == plan.root_key_len)
-            .collect();
-        let (reach, _) = find_rows(client, &plan, &ids, Purpose::Read)?;
-        for row in &reach[index].rows {
-            // By primary key, or for a table without one by (tableoid, ctid).
-            let key: Option<Vec<String>> = match &plan.tables[index].identity {
-                Identity::Key(key) => key.iter().map(|i| row[i + 2].clone()).collect(),
-                Identity::Ctid => [row[1].clone(), row[0].clone()].into_iter().collect(),
-            };
-            held.extend(key);
-        }
-    }
-    Ok(held)
+    let mut reach = held_reach(client, &HashSet::from([table]), what)?;
+    Ok(reach
+        .remove(&table)
+        .map(|rows| rows.into_keys().collect())
+        .unwrap_or_default())
+}
+
+/// Whether any hold is active (most erasures need look no further).
+pub fn any_active() -> Result<bool> {
+    Ok(!held_kinds()?.is_empty())
 }
 
 /// Places a hold on subject `kind`/`id`: the subject must exist (its row is locked FOR KEY SHARE, so an erasure
@@ -203,15 +246,6 @@ fn release(hold_id: i64) -> Result<Value> {
             json!({"hold_id": hold_id, "subject": subject, "released_by": released_by, "released_at": at}),
         )
     })
-}
-
-/// Holds per subject label among `labels`, for reports.
-pub fn by_subject(holds: &[Hold]) -> HashMap<&str, Vec<&Hold>> {
-    let mut out: HashMap<&str, Vec<&Hold>> = HashMap::new();
-    for h in holds {
-        out.entry(h.subject_id.as_str()).or_default().push(h);
-    }
-    out
 }
 
 /// Places a legal hold on a subject; returns the hold's id (see `gdpr.legal_holds`).

@@ -421,6 +421,14 @@ pub fn stored_label(plan: &ErasurePlan, root: &Reach) -> Option<String> {
     root.rows.first().and_then(|row| row_label(plan, row))
 }
 
+/// A found row's key as text: its primary key values, or `[tableoid, ctid]` for a table without one.
+pub fn row_key(table: &PlanTable, row: &Row) -> Option<Vec<String>> {
+    match &table.identity {
+        Identity::Key(key) => key.iter().map(|i| row[i + 2].clone()).collect(),
+        Identity::Ctid => [row[1].clone(), row[0].clone()].into_iter().collect(),
+    }
+}
+
 /// The label of a found row of the plan's root table: its key as stored.
 pub fn row_label(plan: &ErasurePlan, row: &Row) -> Option<String> {
     let Identity::Key(idx) = &plan.tables[0].identity else {
