@@ -358,3 +358,18 @@ pub fn cutoff(from: &str, table: pg_sys::Oid) -> Result<String> {
 pub fn now() -> Result<String> {
     as_extension_owner(|| Ok(Spi::get_one::<String>("SELECT now()::text")?.unwrap_or_default()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::operator;
+
+    #[test]
+    fn ordering_operator_comes_from_the_equality_operators_schema() {
+        assert_eq!(operator("OPERATOR(public.=)", ">"), "OPERATOR(public.>)");
+        assert_eq!(
+            operator("OPERATOR(pg_catalog.=)", ">"),
+            "OPERATOR(pg_catalog.>)"
+        );
+        assert_eq!(operator("=", ">"), ">");
+    }
+}

@@ -458,3 +458,21 @@ fn canonical_key(value: &str, type_sql: &str, table: &Table) -> Result<Option<St
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Reach, UNATTRIBUTED};
+
+    #[test]
+    fn rows_are_counted_for_the_subject_that_reached_them() {
+        let reach = Reach {
+            rows: vec![Vec::new(); 4],
+            owners: vec![0, 1, 1, UNATTRIBUTED],
+            deleted: vec![2, 0],
+            ..Reach::default()
+        };
+        assert_eq!(reach.count(), 6);
+        // The unattributed row is erased and counted in the table's total, but for no subject.
+        assert_eq!(reach.count_by_owner(3), vec![2, 2, 1]);
+    }
+}
