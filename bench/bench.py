@@ -8,11 +8,13 @@ Writes BENCHMARKS.md (machine, settings, scale, medians, p99, ratios) and BENCHM
 
     bench/bench.py [--scale default|small] [--only find,export,...] [--keep] [--out FILE.md]
 
-Scenarios: erasure (anonymize_guest rolled back, and the size check), session, committed (a commit per erasure),
-pseudonymize, functions, consent, concurrency, and a person's requests: find (find_guests by e-mail, by phone,
-by both and the name, with the indexes gdpr.lint() suggests) and export (export_guest). --only runs some of them
-and writes its report to bench/results/ (not BENCHMARKS.md). PGBIN, BENCH_DIR and BENCH_PORT choose the
-PostgreSQL binaries and the throwaway cluster's directory and port (default /tmp/pg_gdpr_bench, 55436).
+Scenarios: erasure (anonymize_guest rolled back, and the size check), session, batch (anonymize_subjects on 1,000
+guests in one call against 1,000 anonymize_guest calls), committed (a commit per erasure), pseudonymize, functions,
+consent, concurrency, retention (enforce_retention over expired guests while clients insert messages), and a
+person's requests: find (find_guests by e-mail, by phone, by both and the name, with the indexes gdpr.lint()
+suggests) and export (export_guest). --only runs some of them and writes its report to bench/results/ (not
+BENCHMARKS.md). PGBIN, BENCH_DIR and BENCH_PORT choose the PostgreSQL binaries and the throwaway cluster's
+directory and port (default /tmp/pg_gdpr_bench, 55436).
 
 default: 100k guests x 10 chats x 10 messages (10M messages), plus a 10k-guest database for the size check.
 small:   10k guests (1M messages) and 1k guests: a quick run.
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -69,10 +72,14 @@ def as_postgres(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, **kw)
 
 
+def psql_cmd(db):
+    return [str(PGBIN / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+            "-h", str(SOCKET), "-p", PORT, "-U", "postgres", "-d", db]
+
+
 def psql(db, sql=None, files=(), variables=None, env=None):
     """Runs SQL (or files) with psql and returns stdout (unaligned, tuples only)."""
-    cmd = [str(PGBIN / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-           "-h", str(SOCKET), "-p", PORT, "-U", "postgres", "-d", db]
+    cmd = psql_cmd(db)
     for k, v in (variables or {}).items():
         cmd += ["-v", f"{k}={v}"]
     if sql is not None:
@@ -150,6 +157,20 @@ def array(ids):
     return "ARRAY[" + ",".join(str(i) for i in ids) + "]::bigint[]"
 
 
+# Guests no erasure has reached (the committed scenarios erase some for good, by the extension or by the floor's
+# hand): erasing one of those again would measure an "already erased" subject or rows the floor already changed.
+UNERASED_GUEST = """NOT EXISTS (SELECT 1 FROM gdpr.erasure_log l
+                                 WHERE l.kind = 'guest' AND NOT l.dry_run AND l.subject_id = g.id::text)
+                    AND g.name IS DISTINCT FROM 'erased'"""
+
+
+def unerased_guests(db, n, seed):
+    """n distinct guests not erased yet (UNERASED_GUEST), drawn with a fixed seed."""
+    ids = [int(x) for x in psql(db, f"SELECT g.id FROM chat.guests g WHERE {UNERASED_GUEST} ORDER BY g.id")
+           .splitlines()]
+    return random.Random(seed).sample(ids, min(n, len(ids)))
+
+
 # --- scenarios -----------------------------------------------------------------------------------------------
 
 def compare_rolled_back(db, ours, floor, ids):
@@ -210,6 +231,46 @@ def scenario_session(db, n):
     r = compare_rolled_back(db, "SELECT gdpr.anonymize_session($1)", "SELECT bench.floor_session($1)", sessions)
     return ratio_entry("anonymize_session, rolled back", r["ours"], r["floor"], {"ratio_median": 1.5},
                        note=f"{len(sessions)} random chats")
+
+
+# Guests per gdpr.anonymize_subjects call in the batch scenario, and per batch of a retention run.
+BATCH = 1000
+BATCH_RUNS = 5
+
+
+def scenario_batch(db, runs):
+    """gdpr.anonymize_subjects erasing BATCH guests in one call, against BATCH single gdpr.anonymize_guest calls on
+    the same guests, and against bench.floor_guests (the same statements by hand, once for all the guests). Every
+    side runs in a subtransaction that is rolled back (bench.compare_batch), so all three change the same rows;
+    each run takes guests no other run erased, and rotates which side goes first. Returns two entries: the batch
+    per guest against a single call (the target), and the batch against the floor (reported)."""
+    guests = unerased_guests(db, runs * BATCH, seed=46)
+    n = len(guests) // runs
+    times = {"batch": [], "single": [], "floor": []}
+    for i in range(runs):
+        out = psql(db, f"SELECT side, ms FROM bench.compare_batch({array(guests[i * n:(i + 1) * n])}, {i % 3})")
+        for line in out.splitlines():
+            side, ms = line.split("|")
+            times[side].append(float(ms))
+    if len(times["single"]) != runs * n or len(times["batch"]) != runs:
+        raise RuntimeError(f"batch: expected {runs} batch calls and {runs * n} single calls, got "
+                           f"{len(times['batch'])} and {len(times['single'])}")
+    singles_per_run = [sum(times["single"][i * n:(i + 1) * n]) for i in range(runs)]
+    # The batch's cost per guest, against a single call: (one call's time / n) / a single call's time.
+    per_guest = ratio_entry(
+        f"anonymize_subjects, {n:,} guests in one call (per guest) vs single anonymize_guest calls",
+        [ms / n for ms in times["batch"]], times["single"], {"ratio_median": 0.3},
+        note=f"{runs} runs of {n:,} distinct random guests (not erased before), each rolled back; ours: one "
+             f"anonymize_subjects('guest', ids) call's time / {n:,}; the comparison column: each of {n:,} "
+             f"anonymize_guest(id) calls on the same guests, in one rolled-back subtransaction per run "
+             f"({runs * n:,} calls; {n:,} of them take {fmt(statistics.median(singles_per_run), 'ms')} per run, "
+             f"the batch {fmt(statistics.median(times['batch']), 'ms')}); sides alternated")
+    per_guest["single_calls_per_run_ms"] = summary(singles_per_run)
+    floor = ratio_entry(
+        f"anonymize_subjects, {n:,} guests in one call", times["batch"], times["floor"], {},
+        note=f"the same runs and guests; floor: bench.floor_guests(ids), the statements of bench.floor_guest once "
+             f"for all {n:,} guests (= ANY), triggers off; no target (reported)")
+    return [per_guest, floor]
 
 
 def scenario_pseudonymize(db, table, floor_cols, target, batch, runs, context_sql=None):
@@ -479,20 +540,32 @@ def scenario_consent(db, seconds, runs):
                     "table with a plain FOREIGN KEY to gdpr.consent; ours: gdpr.require_consent (trigger + FK)"}
 
 
-def scenario_concurrency(db, seconds):
-    half = int(one(db, "SELECT max(id) / 2 FROM chat.guests"))
-    count = int(one(db, f"""TRUNCATE bench.insert_sessions;
+def fill_insert_sessions(db, condition):
+    """bench.insert_sessions: the chats the inserting clients write to, those of the guests `condition` (SQL on
+    s.guest_id) selects that no erasure reached. Returns how many."""
+    return int(one(db, f"""TRUNCATE bench.insert_sessions;
         INSERT INTO bench.insert_sessions
         SELECT row_number() OVER (ORDER BY id), id FROM chat.chat_sessions s
-         WHERE guest_id > {half}
+         WHERE {condition}
            AND NOT EXISTS (SELECT 1 FROM gdpr.erasure_log l
                             WHERE l.kind IN ('guest', 'session') AND NOT l.dry_run
                               AND l.subject_id = CASE l.kind WHEN 'guest' THEN s.guest_id ELSE s.id END::text);
         SELECT count(*) FROM bench.insert_sessions"""))
+
+
+def insert_script(count):
+    """pgbench: one message per transaction, written by a guest into a random one of `count` chats of
+    bench.insert_sessions (through the erased-subject guard)."""
+    return (f"\\set n random(1, {count})\n"
+            "INSERT INTO chat.messages (session_id, author_kind, body, sent_at)\n"
+            "SELECT session_id, 'guest', 'Is my order on its way?', now() FROM bench.insert_sessions WHERE n = :n;\n")
+
+
+def scenario_concurrency(db, seconds):
+    half = int(one(db, "SELECT max(id) / 2 FROM chat.guests"))
+    count = fill_insert_sessions(db, f"guest_id > {half}")
     erase = f"\\set g random(1, {half})\nSELECT gdpr.anonymize_guest(:g);\n"
-    insert = (f"\\set n random(1, {count})\n"
-              "INSERT INTO chat.messages (session_id, author_kind, body, sent_at)\n"
-              "SELECT session_id, 'guest', 'Is my order on its way?', now() FROM bench.insert_sessions WHERE n = :n;\n")
+    insert = insert_script(count)
     alone = pgbench(db, insert, 2, seconds)
     log_lines_before = deadlocks_in_log()
     results = {}
@@ -500,7 +573,6 @@ def scenario_concurrency(db, seconds):
     def run(name, script):
         results[name] = pgbench(db, script, 2, seconds)
 
-    import threading
     threads = [threading.Thread(target=run, args=("erasures", erase)),
                threading.Thread(target=run, args=("inserts", insert))]
     for t in threads:
@@ -517,6 +589,189 @@ def scenario_concurrency(db, seconds):
             "note": f"{seconds} s; erasures commit one guest each (guests 1..{half}); inserts go to chats of the "
                     f"other guests (not erased earlier), through the erased-subject guard; 'inserts alone' is the "
                     f"same insert load without erasures"}
+
+
+# Seconds the inserting clients run before a retention run starts: their rate without it, for comparison.
+RETENTION_LEAD = 2
+# A line psql writes when a retention run's batch ends: the extension's NOTICE per batch, or the floor's.
+BATCH_NOTICE = re.compile(r"NOTICE:\s+(gdpr: retention of chat\.guests|bench: floor retention)")
+
+
+def scenario_retention(db, guests):
+    """A nightly retention run under load: CALL gdpr.enforce_retention(batch_size => BATCH) over n expired guests
+    (n = min(10,000, a tenth of the guests)) while 2 pgbench clients insert messages into chats of other guests;
+    then the floor, bench.floor_retention (bench.floor_guests per BATCH guests, each batch committed), over n other
+    expired guests under the same load. Only the chosen guests are expired, and only the guests' period is declared
+    during the runs (examples/chat's periods of messages and tracking events are put back after): both runs
+    measure guest erasure. The goal: no inserting client fails, nor waits longer than one batch."""
+    n = min(10_000, guests // 10)
+    keep = one(db, "SELECT keep::text FROM gdpr.retention WHERE tbl = 'chat.guests'::regclass")
+    others = [l.split("|") for l in psql(db, """SELECT tbl::text, time_col, keep::text, action FROM gdpr.retention
+                                                 WHERE tbl <> 'chat.guests'::regclass ORDER BY 1""").splitlines()]
+    # 2n guests no erasure reached, alternately ours and the floor's; drawn in the server with a fixed seed (20,000
+    # ids would not fit a command line).
+    psql(db, f"""TRUNCATE bench.retention_guests;
+        SELECT setseed(0.47);
+        INSERT INTO bench.retention_guests (id, side)
+        SELECT id, CASE row_number() OVER (ORDER BY r) % 2 WHEN 1 THEN 'ours' ELSE 'floor' END
+          FROM (SELECT g.id, random() AS r FROM chat.guests g WHERE {UNERASED_GUEST} ORDER BY g.id) x
+         ORDER BY r LIMIT {2 * n}""")
+    count = fill_insert_sessions(db, "NOT EXISTS (SELECT 1 FROM bench.retention_guests r WHERE r.id = s.guest_id)")
+    # How long each run may take, from one rolled-back batch of BATCH other guests per side (a batch's cost grows
+    # faster than its size: a smaller sample would underestimate it): the clients insert for three times that (a
+    # run under load is slower), so that they outlast the run.
+    sample = array(psql(db, f"""SELECT g.id FROM chat.guests g WHERE {UNERASED_GUEST}
+                                   AND NOT EXISTS (SELECT 1 FROM bench.retention_guests r WHERE r.id = g.id)
+                                 ORDER BY g.id LIMIT {BATCH}""").splitlines())
+    seconds = {}
+    for side, sql in (("ours", f"SELECT gdpr.anonymize_subjects('guest', {sample}::text[])"),
+                      ("floor", f"SELECT bench.floor_guests({sample})")):
+        batch_ms = float(one(db, f"SELECT bench.time_once($q${sql}$q$)"))
+        seconds[side] = RETENTION_LEAD + int(3 * -(-n // BATCH) * batch_ms / 1000) + 10
+    for tbl, *_ in others:
+        psql(db, f"SELECT gdpr.undeclare_retention('{tbl}')")
+    sides = {}
+    try:
+        # Guests that came before the period and are not ours came a year ago for these runs (examples/chat makes
+        # every 25th guest that old). Triggers off: earlier scenarios erased some of them, and the erased-subject
+        # guard refuses writes to their rows.
+        psql(db, f"""SET session_replication_role = replica;
+            UPDATE chat.guests g SET created_at = now() - interval '1 year'
+             WHERE created_at < now() - interval '{keep}'
+               AND NOT EXISTS (SELECT 1 FROM bench.retention_guests r WHERE r.id = g.id AND r.side = 'ours')""")
+        for side in ("ours", "floor"):
+            expire_retention_guests(db, side, keep)
+            psql(db, "VACUUM (ANALYZE)")
+            expired = int(one(db, f"SELECT count(*) FROM chat.guests WHERE created_at < now() - interval '{keep}'"))
+            if side == "ours":
+                due = psql(db, "SELECT table_name, rows_due FROM gdpr.retention_due()")
+                if due != f"chat.guests|{n}" or expired != n:
+                    raise RuntimeError(f"retention: {n} guests should be due, and nothing else: {due!r}, {expired}")
+                sql = f"CALL gdpr.enforce_retention(batch_size => {BATCH})"
+            else:
+                if expired != n:
+                    raise RuntimeError(f"retention floor: {n} guests should be expired, not {expired}")
+                sql = f"CALL bench.floor_retention(interval '{keep}', {BATCH})"
+            log(f"retention ({side}): {n} expired guests, {count} chats for the inserting clients, "
+                f"clients run {seconds[side]} s")
+            lines, clients, transactions = under_insert_load(db, sql, insert_script(count), seconds[side])
+            sides[side] = retention_side(lines, clients, transactions, n)
+            if side == "ours":
+                run = json.loads(one(db, "SELECT summary FROM gdpr.retention_run ORDER BY id DESC LIMIT 1"))
+                done = sum(t["done"] for t in run["tables"])
+                if done != n or run["stopped"] != "done":
+                    raise RuntimeError(f"retention: {done} of {n} guests erased, stopped {run['stopped']}: {run}")
+                sides[side]["summary"] = run
+                # Out of the floor's way: its batches take every guest older than the period.
+                psql(db, """SET session_replication_role = replica;
+                    UPDATE chat.guests g SET created_at = now() - interval '1 year'
+                      FROM bench.retention_guests r WHERE r.id = g.id AND r.side = 'ours'""")
+            else:
+                done = int(one(db, """SELECT count(*) FROM chat.guests g JOIN bench.retention_guests r
+                                        ON r.id = g.id AND r.side = 'floor' WHERE g.name = 'erased'"""))
+                if done != n:
+                    raise RuntimeError(f"retention floor: {done} of {n} guests erased")
+    finally:
+        for tbl, col, k, action in others:
+            psql(db, f"SELECT gdpr.declare_retention('{tbl}', '{col}', interval '{k}', '{action}')")
+    ours, floor = sides["ours"], sides["floor"]
+    ins = ours["inserts"]
+    errors_none = all(s["inserts"]["exit"] == 0 and s["inserts"]["failed"] == 0 for s in sides.values())
+    waits_ok = ins["max_latency_ms"] <= ours["longest_batch_ms"]
+    covered = all(s["inserts"]["covered"] for s in sides.values())
+    return {"scenario": f"retention under load: enforce_retention over {n:,} expired guests (batches of {BATCH:,}), "
+                        "2 clients inserting messages for other guests",
+            "unit": "ms", "guests": n, "batch_size": BATCH, "ours": ours, "floor": floor,
+            "ratio_duration": ours["duration_ms"] / floor["duration_ms"],
+            "targets": {"insert_errors": 0, "max_insert_latency": "≤ longest batch"},
+            "met": errors_none and waits_ok and covered,
+            "note": f"{n:,} random guests (not erased before) made expired (created_at {keep} + 1 year ago), no "
+                    f"other guest expired, only chat.guests' period declared; ours: CALL "
+                    f"gdpr.enforce_retention(batch_size => {BATCH}) via psql, {ours['batches']} batches (the last finds "
+                    f"nothing left; a NOTICE each: a batch's time is from one NOTICE's arrival to the next), "
+                    f"{ours['guests_per_s']:,.0f} guests/s, median batch {fmt(ours['median_batch_ms'], 'ms')}, "
+                    f"longest {fmt(ours['longest_batch_ms'], 'ms')}; floor: bench.floor_retention, the expired "
+                    f"guests {BATCH:,} at a time (FOR UPDATE SKIP LOCKED), bench.floor_guests, COMMIT — over "
+                    f"{n:,} other guests, after ours, {floor['guests_per_s']:,.0f} guests/s, longest batch "
+                    f"{fmt(floor['longest_batch_ms'], 'ms')}; inserting clients (pgbench -c 2, a message per "
+                    f"transaction into {count:,} chats of other guests, --log): during our run "
+                    f"{ins['tps']:,.0f} tps ({ins['tps_before']:,.0f} tps in the {RETENTION_LEAD} s before it), "
+                    f"{ins['failed']} failed, exit {ins['exit']}, latency median "
+                    f"{fmt(ins['median_latency_ms'], 'ms')}, p99 {fmt(ins['p99_latency_ms'], 'ms')}, max "
+                    f"{fmt(ins['max_latency_ms'], 'ms')} (longest batch {fmt(ours['longest_batch_ms'], 'ms')}); "
+                    f"during the floor's run {floor['inserts']['tps']:,.0f} tps, max "
+                    f"{fmt(floor['inserts']['max_latency_ms'], 'ms')}"
+                    + ("" if covered else "; the clients stopped before a run ended: not all of it was under load")}
+
+
+def expire_retention_guests(db, side, keep):
+    """Makes `side`'s guests of bench.retention_guests expired: came a year (and up to 1,000 minutes, by id)
+    before the period (triggers off, as above)."""
+    psql(db, f"""SET session_replication_role = replica;
+        UPDATE chat.guests g
+           SET created_at = now() - interval '{keep}' - interval '1 year' - (g.id % 1000) * interval '1 minute'
+          FROM bench.retention_guests r WHERE r.id = g.id AND r.side = '{side}'""")
+
+
+def under_insert_load(db, sql, script, seconds):
+    """Runs `sql` (a retention run) through stream_psql RETENTION_LEAD s after 2 pgbench clients start running
+    `script` for `seconds` s, each transaction logged. Returns psql's lines with their arrival times, the
+    clients' pgbench result and their transactions (end time, latency in s or None if it failed)."""
+    logs = Path(tempfile.mkdtemp(prefix="pg_gdpr_bench_pgbench.", dir="/tmp"))
+    # pgbench runs as the postgres user and writes its logs here.
+    os.chmod(logs, 0o777)
+    clients = {}
+    thread = threading.Thread(target=lambda: clients.update(
+        pgbench(db, script, 2, seconds, extra=["--log", f"--log-prefix={logs}/inserts"])))
+    thread.start()
+    try:
+        time.sleep(RETENTION_LEAD)
+        lines = stream_psql(db, sql)
+    finally:
+        thread.join()
+    transactions = []
+    for path in sorted(logs.glob("inserts*")):
+        # client_id transaction_no time script_no time_epoch time_us: `time` is the latency in µs, or "failed".
+        for line in path.read_text().splitlines():
+            f = line.split()
+            transactions.append((int(f[4]) + int(f[5]) / 1e6, int(f[2]) / 1e6 if f[2].isdigit() else None))
+    shutil.rmtree(logs, ignore_errors=True)
+    return lines, clients, transactions
+
+
+def stream_psql(db, sql):
+    """Runs one statement with psql between two marker lines ('bench: start', 'bench: end') and returns every line
+    it writes (stderr and stdout) with the time it arrived: the server sends a NOTICE as it raises it, so a
+    NOTICE's time is when the statement reached it."""
+    cmd = psql_cmd(db) + ["-c", "\\warn bench: start", "-c", sql, "-c", "\\warn bench: end"]
+    proc = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    lines = [(time.time(), line.rstrip("\n")) for line in proc.stdout]
+    if proc.wait() != 0:
+        raise RuntimeError(f"psql failed on {db}: {' / '.join(l for _, l in lines[-20:])}")
+    return lines
+
+
+def retention_side(lines, clients, transactions, n):
+    """One retention run from stream_psql's lines: its duration and batches (from the start marker to each batch's
+    NOTICE, NOTICE to NOTICE), and the inserting clients during it (transactions that overlap the run)."""
+    start = next(t for t, l in lines if l == "bench: start")
+    end = next(t for t, l in lines if l == "bench: end")
+    stamps = [start] + [t for t, l in lines if BATCH_NOTICE.search(l)]
+    batches = [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+    during = [lat for e, lat in transactions if lat is not None and e >= start and e - lat <= end]
+    ended = [e for e, _ in transactions if start <= e <= end]
+    first = min((e - (lat or 0) for e, lat in transactions), default=start)
+    before = [e for e, _ in transactions if e < start]
+    inserts = {"tps": len(ended) / (end - start), "tps_before": len(before) / max(start - first, 1e-9),
+               "transactions": len(ended), "failed": clients.get("failed", -1)
+               + sum(1 for _, lat in transactions if lat is None),
+               "exit": clients.get("exit", -1), "errors": clients.get("errors", []),
+               "median_latency_ms": pctl(during, 0.5) * 1000, "p99_latency_ms": pctl(during, 0.99) * 1000,
+               "max_latency_ms": max(during, default=float("nan")) * 1000,
+               "covered": max((e for e, _ in transactions), default=0) >= end}
+    return {"duration_ms": (end - start) * 1000, "guests_per_s": n / (end - start), "batches": len(batches),
+            "median_batch_ms": pctl(batches, 0.5), "longest_batch_ms": max(batches, default=float("nan")),
+            "batch_ms": batches, "inserts": inserts}
 
 
 def deadlocks_in_log():
@@ -612,6 +867,17 @@ def write_report(result, path_md, path_json):
         elif "ratio_tps" in e:
             lines.append(f"| {e['scenario']} | {fmt(e['ours']['median'], 'tps')} | | {fmt(e['floor']['median'], 'tps')} "
                          f"| | {e['ratio_tps']:.2f}× throughput | ≥ 0.85× | {'yes' if e['met'] else '**no**'} |")
+        elif "ratio_duration" in e:
+            o, f = e["ours"], e["floor"]
+            lines.append(f"| {e['scenario']} | run {fmt(o['duration_ms'], 'ms')} ({o['guests_per_s']:,.0f} guests/s), "
+                         f"longest batch {fmt(o['longest_batch_ms'], 'ms')} "
+                         f"| inserts {fmt(o['inserts']['tps'], 'tps')}, "
+                         f"max wait {fmt(o['inserts']['max_latency_ms'], 'ms')}, failed {o['inserts']['failed']} "
+                         f"| run {fmt(f['duration_ms'], 'ms')} ({f['guests_per_s']:,.0f} guests/s), longest batch "
+                         f"{fmt(f['longest_batch_ms'], 'ms')} | inserts {fmt(f['inserts']['tps'], 'tps')}, max wait "
+                         f"{fmt(f['inserts']['max_latency_ms'], 'ms')} | {e['ratio_duration']:.2f}× duration "
+                         "| no insert fails, none waits longer than the longest batch "
+                         f"| {'yes' if e['met'] else '**no**'} |")
         else:
             lines.append(f"| {e['scenario']} | erasures {fmt(e['erasures_tps'], 'tps')}, inserts {fmt(e['inserts_tps'], 'tps')} "
                          f"| | inserts alone {fmt(e['inserts_alone_tps'], 'tps')} | | deadlocks {e['deadlocks']}, failed "
@@ -654,8 +920,8 @@ def write_report(result, path_md, path_json):
 
 
 # Names for --only, in the order they run.
-SCENARIOS = ["find", "export", "erasure", "session", "committed", "pseudonymize", "functions", "consent",
-             "concurrency"]
+SCENARIOS = ["find", "export", "erasure", "session", "batch", "committed", "pseudonymize", "functions", "consent",
+             "concurrency", "retention"]
 
 
 def main():
@@ -723,6 +989,10 @@ def main():
             log("scenario 2: anonymize_session")
             result["scenarios"].append(scenario_session(db, n))
             psql(db, "VACUUM")
+        if "batch" in only:
+            log("scenario 2b: anonymize_subjects on many guests against single erasures (rolled back)")
+            result["scenarios"].extend(scenario_batch(db, BATCH_RUNS))
+            psql(db, "VACUUM")
         # Committed erasures change the data for good (and the guard then refuses the floor's writes to those
         # rows): they come after the rolled-back scenarios.
         if "committed" in only:
@@ -749,6 +1019,10 @@ def main():
         if "concurrency" in only:
             log("scenario 6: concurrency")
             result["scenarios"].append(scenario_concurrency(db, scale["pgbench_seconds"] * 2))
+        # Retention erases guests for good and changes when guests came: it runs last.
+        if "retention" in only:
+            log("scenario 6b: retention under load")
+            result["scenarios"].append(scenario_retention(db, scale["guests"]))
         result["scenarios"].extend(requests)
         if analysis_file.exists() and not args.only:
             result["analysis"] = analysis_file.read_text().strip()
@@ -756,7 +1030,7 @@ def main():
         write_report(result, out, out.with_suffix(".json"))
         log(f"wrote {out} and {out.with_suffix('.json')}")
         for e in result["scenarios"]:
-            r = e.get("ratio_median", e.get("ratio_tps"))
+            r = e.get("ratio_median", e.get("ratio_tps", e.get("ratio_duration")))
             verdict = ("met" if e["met"] else "NOT met") if e.get("targets") else "reported"
             log(f"  {e['scenario']}: {'' if r is None else f'{r:.2f}x '}{verdict}")
     finally:

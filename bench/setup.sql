@@ -37,6 +37,28 @@ BEGIN
     UPDATE chat.notes SET body = bench.floor_scrub(body) WHERE record_type = 'ChatSession' AND record_id = ANY (sess);
 END $$;
 
+-- Erasing many guests by hand (the floor of gdpr.anonymize_subjects and of a retention batch): the statements of
+-- bench.floor_guest, each run once for all of them (`= ANY`).
+CREATE OR REPLACE FUNCTION bench.floor_guests(gs bigint[]) RETURNS void LANGUAGE plpgsql
+SET session_replication_role = replica AS $$
+DECLARE
+    sess bigint[] := ARRAY(SELECT id FROM chat.chat_sessions WHERE guest_id = ANY (gs) FOR UPDATE);
+    msgs bigint[] := ARRAY(SELECT id FROM chat.messages WHERE session_id = ANY (sess) FOR UPDATE);
+BEGIN
+    UPDATE chat.guests SET name = 'erased', email = 'erased-' || id || '@example.invalid', phone = NULL, ip = NULL,
+                           metadata = jsonb_build_object('browser', metadata->'browser')
+     WHERE id = ANY (gs);
+    UPDATE chat.chat_sessions SET visitor_ip = NULL, user_agent = NULL WHERE id = ANY (sess);
+    UPDATE chat.messages SET body = bench.floor_scrub(body) WHERE id = ANY (msgs);
+    DELETE FROM chat.attachments WHERE message_id = ANY (msgs);
+    UPDATE chat.offline_leads SET name = 'erased', email = 'erased@example.invalid', phone = NULL, message = NULL
+     WHERE guest_id = ANY (gs);
+    UPDATE chat.chatbot_leads SET email = 'erased@example.invalid', phone = NULL WHERE session_id = ANY (sess);
+    DELETE FROM chat.visitor_events WHERE guest_ref = ANY (gs);
+    UPDATE chat.notes SET body = bench.floor_scrub(body) WHERE record_type = 'Guest' AND record_id = ANY (gs);
+    UPDATE chat.notes SET body = bench.floor_scrub(body) WHERE record_type = 'ChatSession' AND record_id = ANY (sess);
+END $$;
+
 -- Erasing one chat by hand.
 CREATE OR REPLACE FUNCTION bench.floor_session(s bigint) RETURNS void LANGUAGE plpgsql
 SET session_replication_role = replica AS $$
@@ -116,7 +138,87 @@ BEGIN
     RETURN elapsed;
 END $$;
 
--- The sessions of guests the concurrency scenario does not erase, for its inserting clients.
+-- The batch erasure scenario: erases the guests `ids` three ways, each in a subtransaction that is rolled back (so
+-- that all three change the same rows of the same data): one gdpr.anonymize_subjects call for all of them
+-- ('batch'), one gdpr.anonymize_guest call per guest ('single', each call timed; the calls add up in one
+-- subtransaction, as the batch's changes do) and bench.floor_guests ('floor'). `first` (0, 1, 2) rotates which
+-- goes first. Returns one row per timed call.
+CREATE OR REPLACE FUNCTION bench.compare_batch(ids bigint[], first int)
+RETURNS TABLE (side text, ms double precision) LANGUAGE plpgsql AS $$
+DECLARE
+    sides text[] := ARRAY['batch', 'single', 'floor'];
+    t0 timestamptz;
+    times double precision[];
+    id bigint;
+    i int;
+    warm_up boolean;
+BEGIN
+    -- Warm up: plans built and cached on every side (a few guests) before anything is timed.
+    FOR warm_up IN SELECT unnest(ARRAY[true, false]) LOOP
+        FOR i IN 0..2 LOOP
+            side := sides[1 + (first + i) % 3];
+            times := '{}';
+            BEGIN
+                IF side = 'single' THEN
+                    FOREACH id IN ARRAY CASE WHEN warm_up THEN ids[1:3] ELSE ids END LOOP
+                        t0 := clock_timestamp();
+                        PERFORM gdpr.anonymize_guest(id);
+                        times := times || extract(epoch FROM clock_timestamp() - t0) * 1000;
+                    END LOOP;
+                ELSE
+                    t0 := clock_timestamp();
+                    IF side = 'batch' THEN
+                        PERFORM gdpr.anonymize_subjects('guest',
+                                                        (CASE WHEN warm_up THEN ids[1:3] ELSE ids END)::text[]);
+                    ELSE
+                        PERFORM bench.floor_guests(CASE WHEN warm_up THEN ids[1:3] ELSE ids END);
+                    END IF;
+                    times := ARRAY[extract(epoch FROM clock_timestamp() - t0) * 1000];
+                END IF;
+                RAISE SQLSTATE 'BENCH';
+            EXCEPTION WHEN SQLSTATE 'BENCH' THEN
+                IF NOT warm_up THEN
+                    FOREACH ms IN ARRAY times LOOP
+                        RETURN NEXT;
+                    END LOOP;
+                END IF;
+            END;
+        END LOOP;
+    END LOOP;
+END $$;
+
+-- A nightly retention job by hand (the floor of gdpr.enforce_retention for guests): the guests that came before
+-- now() - `keep`, oldest first, `batch_size` at a time after the last one taken (FOR UPDATE SKIP LOCKED, as the
+-- extension's batches do), each batch erased by bench.floor_guests and committed. A NOTICE as each batch ends
+-- (before its commit, where the extension raises its own): the harness times the batches by them.
+CREATE OR REPLACE PROCEDURE bench.floor_retention(keep interval, batch_size int) LANGUAGE plpgsql AS $$
+DECLARE
+    cutoff timestamptz := now() - keep;
+    ids bigint[];
+    last_at timestamptz;
+    last_id bigint;
+    done bigint := 0;
+BEGIN
+    LOOP
+        SELECT array_agg(b.id ORDER BY b.created_at, b.id),
+               (array_agg(b.created_at ORDER BY b.created_at DESC, b.id DESC))[1],
+               (array_agg(b.id ORDER BY b.created_at DESC, b.id DESC))[1]
+          INTO ids, last_at, last_id
+          FROM (SELECT g.id, g.created_at FROM chat.guests g
+                 WHERE g.created_at < cutoff AND (last_id IS NULL OR (g.created_at, g.id) > (last_at, last_id))
+                 ORDER BY g.created_at, g.id LIMIT batch_size FOR UPDATE SKIP LOCKED) b;
+        EXIT WHEN ids IS NULL;
+        PERFORM bench.floor_guests(ids);
+        done := done + cardinality(ids);
+        RAISE NOTICE 'bench: floor retention: % guests erased', done;
+        COMMIT;
+    END LOOP;
+END $$;
+
+-- The guests the retention scenario makes expired: half for gdpr.enforce_retention ('ours'), half for the floor.
+CREATE TABLE IF NOT EXISTS bench.retention_guests (id bigint PRIMARY KEY, side text NOT NULL);
+
+-- The sessions of guests the concurrency and retention scenarios do not erase, for their inserting clients.
 CREATE TABLE IF NOT EXISTS bench.insert_sessions (n int PRIMARY KEY, session_id bigint NOT NULL);
 
 -- The consent scenario: the same lead insert with a plain FOREIGN KEY, and under gdpr.require_consent.
