@@ -332,18 +332,43 @@ ALTER FUNCTION gdpr.trace_fold(text) COST 1000;
 
 -- Erases what expired, in batches that each commit (so it never holds long locks nor one giant transaction);
 -- must be CALLed outside a transaction block (pg_cron does). `summary` returns what the run did; it is also
--- written to gdpr.retention_run after every batch. No SET clause: a procedure with one cannot COMMIT; every
--- name below is schema-qualified.
+-- written to gdpr.retention_run after every batch. A batch that fails (a trigger, a privilege, a declaration that
+-- no longer fits) rolls back alone: its table is marked failed in the run, the run goes on with the next table,
+-- and the CALL ends with an error naming every failed table. No SET clause: a procedure with one cannot COMMIT;
+-- every name below is schema-qualified.
 CREATE PROCEDURE gdpr.enforce_retention(batch_size integer DEFAULT 1000, max_duration interval DEFAULT NULL,
                                         INOUT summary jsonb DEFAULT NULL)
 LANGUAGE plpgsql AS $$
+DECLARE
+    failed text;
+    first_state text;
 BEGIN
-    summary := NULL;
+    IF gdpr._in_transaction_block() THEN
+        RAISE EXCEPTION 'gdpr: enforce_retention commits after every batch: CALL it outside a transaction block'
+            USING ERRCODE = '25001';
+    END IF;
+    summary := gdpr._retention_step(batch_size, NULL, max_duration);
+    COMMIT;
     LOOP
-        summary := gdpr._retention_step(batch_size, summary, max_duration);
+        BEGIN
+            summary := gdpr._retention_step(batch_size, summary, max_duration);
+        EXCEPTION WHEN OTHERS THEN
+            summary := gdpr._retention_failed(summary, SQLSTATE, SQLERRM);
+        END;
         COMMIT;
         EXIT WHEN (summary OPERATOR(pg_catalog.->>) 'finished') OPERATOR(pg_catalog.=) 'true';
     END LOOP;
+    IF (summary OPERATOR(pg_catalog.->>) 'stopped') OPERATOR(pg_catalog.=) 'errors' THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s: %s)', t OPERATOR(pg_catalog.->>) 'table',
+                   t OPERATOR(pg_catalog.#>>) '{error,sqlstate}', t OPERATOR(pg_catalog.#>>) '{error,message}'),
+                   '; '),
+               pg_catalog.min(t OPERATOR(pg_catalog.#>>) '{error,sqlstate}')
+          INTO failed, first_state
+          FROM pg_catalog.jsonb_array_elements(summary OPERATOR(pg_catalog.->) 'tables') AS e(t)
+         WHERE t OPERATOR(pg_catalog.?) 'error';
+        RAISE EXCEPTION 'gdpr: retention run % finished with errors: %', summary OPERATOR(pg_catalog.->>) 'run_id',
+            failed USING ERRCODE = first_state;
+    END IF;
 END $$;
 
 CREATE VIEW gdpr.legal_holds AS
@@ -354,6 +379,8 @@ SELECT h.id AS hold_id, h.kind, h.subject_id, h.reason, h.placed_by, h.placed_at
 REVOKE ALL ON FUNCTION
     gdpr.retention_due(),
     gdpr._retention_step(integer, jsonb, interval),
+    gdpr._retention_failed(jsonb, text, text),
+    gdpr._in_transaction_block(),
     gdpr.place_legal_hold(text, text, text),
     gdpr.place_legal_hold(text, text[], text),
     gdpr.release_legal_hold(bigint)
@@ -367,7 +394,8 @@ CREATE FUNCTION gdpr.grant_retention(role regrole) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE pg_catalog.format(
-        'GRANT EXECUTE ON FUNCTION gdpr.retention_due(), gdpr._retention_step(integer, jsonb, interval) TO %s',
+        'GRANT EXECUTE ON FUNCTION gdpr.retention_due(), gdpr._retention_step(integer, jsonb, interval),
+             gdpr._retention_failed(jsonb, text, text), gdpr._in_transaction_block() TO %s',
         role::text);
     EXECUTE pg_catalog.format(
         'GRANT EXECUTE ON PROCEDURE gdpr.enforce_retention(integer, interval, jsonb) TO %s', role::text);

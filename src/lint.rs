@@ -78,9 +78,9 @@ pub fn lint_all() -> Result<Vec<Finding>> {
 /// A retention period whose time column no index leads with: every batch of every run scans the whole table
 /// for the oldest expired rows. A declaration that no longer fits is itself the finding.
 fn lint_retention(out: &mut Vec<Finding>) -> Result<()> {
-    match crate::catalog::retention::load() {
-        Ok(periods) => {
-            for r in periods {
+    for declared in crate::catalog::retention::load()? {
+        match declared.retention {
+            Ok(r) => {
                 if !has_leading_index(r.table.oid, std::slice::from_ref(&r.time_col.name))? {
                     out.push(Finding {
                         kind: "retention".into(),
@@ -94,13 +94,13 @@ fn lint_retention(out: &mut Vec<Finding>) -> Result<()> {
                     });
                 }
             }
+            Err(e) => out.push(Finding {
+                kind: "retention".into(),
+                severity: "error",
+                object: declared.name,
+                message: e.to_string(),
+            }),
         }
-        Err(e) => out.push(Finding {
-            kind: "retention".into(),
-            severity: "error",
-            object: "gdpr.retention".into(),
-            message: e.to_string(),
-        }),
     }
     Ok(())
 }

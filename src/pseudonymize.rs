@@ -66,8 +66,7 @@ pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
             table.sql_name,
             set.assignments.join(", ")
         );
-        let no_subject = strategy::SubjectIdentifiers::default();
-        let args = strategy::param_datums(&key, &set.params, &no_subject);
+        let args = strategy::param_datums(&key, &set.params, 0);
         let rows = as_table_owner(&table, "pseudonymizing", || {
             Ok(Spi::connect_mut(|client| {
                 client.update(sql.as_str(), None, &args).map(|t| t.len())
@@ -150,7 +149,6 @@ fn run_batches(
     let (first_sql, next_sql) = (select_batch(false), select_batch(true));
 
     // Whole tables have no erased subject: `scrub` applies its generic patterns only.
-    let no_subject = strategy::SubjectIdentifiers::default();
     Spi::connect_mut(|client| {
         let mut last: Option<Vec<String>> = None;
         let (mut rows, mut batches) = (0i64, 0i64);
@@ -163,7 +161,7 @@ fn run_batches(
                 },
                 batch_size.into(),
             ];
-            args.extend(strategy::param_datums(key, &set.params, &no_subject));
+            args.extend(strategy::param_datums(key, &set.params, 0));
             let sql = if last.is_some() {
                 &next_sql
             } else {

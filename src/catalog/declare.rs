@@ -69,6 +69,20 @@ fn require_kind_owner(kind: &str, new_table: Option<pg_sys::Oid>) -> Result<()> 
     let Some(current) = current.filter(|c| Some(*c) != new_table) else {
         return Ok(()); // a new kind, or the same declaration again
     };
+    // A hold names a subject of this kind: re-pointing or dropping the kind would make it hold nothing.
+    let holds = as_extension_owner(|| {
+        Ok(Spi::get_one_with_args::<i64>(
+            "SELECT count(*) FROM gdpr.legal_hold WHERE kind = $1 AND released_at IS NULL",
+            &[kind.into()],
+        )?
+        .unwrap_or(0))
+    })?;
+    if holds > 0 {
+        return Err(GdprError::ObjectState(format!(
+            "subject kind \"{kind}\" has {holds} active legal hold(s): release them before you {} the kind",
+            if new_table.is_some() { "re-point" } else { "drop" }
+        )));
+    }
     let table = introspect::table(current)?;
     if is_owner(&table) || is_extension_owner()? {
         return Ok(());

@@ -36,7 +36,11 @@ pub struct Column {
     pub compare_type: String,
     /// The equality operator of `compare_type`, schema-qualified (`OPERATOR(public.=)` for citext): statements
     /// run with `search_path = pg_catalog`, where a bare `=` would compare an extension type's values as text.
+    /// Taken from the type's default btree operator class, never found by name: another role's `=` in its
+    /// own schema is not the type's.
     pub equals: String,
+    /// The "greater than" operator of the same operator class (what ORDER BY on the column sorts by).
+    pub greater: String,
     /// The type category of the column's base type (`S` string, `N` numeric, `D` date/time, ...).
     pub category: String,
     pub not_null: bool,
@@ -55,7 +59,8 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
                     n.nspname::text || '.' || c.relname::text,
                     c.relkind::text,
                     n.nspname IN ('pg_catalog', 'information_schema', 'pg_toast', 'gdpr'),
-                    c.relowner
+                    c.relowner,
+                    c.relpersistence = 't'
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.oid = $1",
@@ -70,16 +75,24 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
                 r.get::<String>(3)?.unwrap_or_default(),
                 r.get::<bool>(4)?.unwrap_or(false),
                 r.get::<pg_sys::Oid>(5)?.unwrap_or(pg_sys::Oid::INVALID),
+                r.get::<bool>(6)?.unwrap_or(false),
             ));
         }
         Ok::<_, GdprError>(out)
     })?;
-    let (sql_name, display, relkind, system, owner) = row.ok_or_else(|| {
+    let (sql_name, display, relkind, system, owner, temporary) = row.ok_or_else(|| {
         GdprError::UndefinedTable(format!("table with oid {} does not exist", oid.to_u32()))
     })?;
     if system {
         return Err(GdprError::InvalidParameter(format!(
             "{display} is a system or pg_gdpr table; declarations are for application tables"
+        )));
+    }
+    if temporary {
+        // Dropped at the end of its session without a trace in the event triggers: a declaration about it
+        // would outlive it, naming an oid another table may get.
+        return Err(GdprError::InvalidParameter(format!(
+            "{display} is a temporary table; declarations are for application tables"
         )));
     }
     if relkind != "r" && relkind != "p" {
@@ -111,10 +124,22 @@ const COLUMN_QUERY: &str = "
            pg_catalog.format_type(a.atttypid, a.atttypmod),
            a.attnum,
            pg_catalog.format_type(bt.oid, -1),
-           coalesce((SELECT pg_catalog.format('OPERATOR(%I.=)', n.nspname)
-                       FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-                      WHERE o.oprname = '=' AND o.oprleft = bt.oid AND o.oprright = bt.oid
-                      ORDER BY n.nspname = 'pg_catalog' DESC LIMIT 1), '=')
+           coalesce((SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+                       FROM pg_catalog.pg_opclass c
+                       JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
+                       JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy = 3
+                                                 AND ao.amoplefttype = bt.oid AND ao.amoprighttype = bt.oid
+                       JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+                       JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+                      WHERE c.opcdefault AND c.opcintype = bt.oid LIMIT 1), '='),
+           coalesce((SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+                       FROM pg_catalog.pg_opclass c
+                       JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
+                       JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy = 5
+                                                 AND ao.amoplefttype = bt.oid AND ao.amoprighttype = bt.oid
+                       JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+                       JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+                      WHERE c.opcdefault AND c.opcintype = bt.oid LIMIT 1), '>')
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -139,6 +164,7 @@ fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Resul
                 attnum: r.get::<i16>(10)?.unwrap_or(0),
                 compare_type: r.get::<String>(11)?.unwrap_or_default(),
                 equals: r.get::<String>(12)?.unwrap_or_else(|| "=".into()),
+                greater: r.get::<String>(13)?.unwrap_or_else(|| ">".into()),
             });
         }
         Ok(out)

@@ -170,14 +170,23 @@ pub fn undeclare(tbl: Option<PgRelation>) -> Result<()> {
     )
 }
 
-/// Every declared retention period, validated against the catalog as it is now (in table-name order): a
-/// declaration that no longer fits is an error naming it, never a silently skipped table.
-pub fn load() -> Result<Vec<Retention>> {
+/// A retention declaration as stored, checked against the catalog as it is now.
+pub struct Declared {
+    pub oid: pg_sys::Oid,
+    /// The table's name (its oid if the table is gone).
+    pub name: String,
+    /// The period, or why the declaration no longer fits its table.
+    pub retention: Result<Retention>,
+}
+
+/// Every declared retention period, in table-name order, each validated on its own: a declaration that no
+/// longer fits is an error naming it (for that table only), never a silently skipped table.
+pub fn load() -> Result<Vec<Declared>> {
     let rows = Spi::connect(|client| {
         let mut out = Vec::new();
         for r in client.select(
-            "SELECT tbl::oid, time_col::text, keep::text, action FROM gdpr.retention
-              ORDER BY tbl::regclass::text",
+            "SELECT tbl::oid, tbl::regclass::text, time_col::text, keep::text, action FROM gdpr.retention
+              ORDER BY tbl::regclass::text, tbl::oid",
             None,
             &[],
         )? {
@@ -186,30 +195,37 @@ pub fn load() -> Result<Vec<Retention>> {
                 r.get::<String>(2)?.unwrap_or_default(),
                 r.get::<String>(3)?.unwrap_or_default(),
                 r.get::<String>(4)?.unwrap_or_default(),
+                r.get::<String>(5)?.unwrap_or_default(),
             ));
         }
         Ok::<_, GdprError>(out)
     })?;
-    let mut out = Vec::new();
-    for (oid, time_col, keep, action) in rows {
-        let table = introspect::table(oid)?;
-        let time_col = introspect::column(&table, &time_col)?;
-        let kind = subject_kind_of(&table)?;
-        let stale = |e: GdprError| {
-            e.in_context(
-                "a retention declaration no longer fits its table (declare it again with gdpr.declare_retention)",
-            )
-        };
-        let action = action_for(&table, kind.as_deref(), Some(&action)).map_err(stale)?;
-        let key = validate(&table, &time_col, action).map_err(stale)?;
-        out.push(Retention {
-            table,
-            time_col,
-            keep,
-            action,
-            kind,
-            key,
-        });
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|(oid, name, time_col, keep, action)| Declared {
+            oid,
+            name,
+            retention: checked(oid, &time_col, keep, &action).map_err(|e| {
+                e.in_context(
+                    "a retention declaration no longer fits its table (declare it again with gdpr.declare_retention)",
+                )
+            }),
+        })
+        .collect())
+}
+
+fn checked(oid: pg_sys::Oid, time_col: &str, keep: String, action: &str) -> Result<Retention> {
+    let table = introspect::table(oid)?;
+    let time_col = introspect::column(&table, time_col)?;
+    let kind = subject_kind_of(&table)?;
+    let action = action_for(&table, kind.as_deref(), Some(action))?;
+    let key = validate(&table, &time_col, action)?;
+    Ok(Retention {
+        table,
+        time_col,
+        keep,
+        action,
+        kind,
+        key,
+    })
 }

@@ -7,11 +7,12 @@ use std::collections::HashSet;
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
+use crate::audit;
 use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_extension_owner, as_table_owner, caller, require_privileges, Privilege};
 use crate::subject::reach::subject_label;
-use crate::subject::{erase, holds};
+use crate::subject::{erase, guard, holds};
 
 /// Where a consent was given.
 pub const SOURCES: [&str; 5] = [
@@ -178,6 +179,41 @@ fn dependent_rows(req: &Requirement, id: i64) -> Result<Vec<Vec<String>>> {
     })
 }
 
+/// Of the rows collected under a consent, those not erased yet: their subject has no erasure logged, or the row
+/// no erasure marker of its key.
+fn not_erased(req: &Requirement, rows: Vec<Vec<String>>) -> Result<Vec<Vec<String>>> {
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let labels: Vec<String> = rows.iter().map(|k| subject_label(k)).collect();
+    let done: HashSet<String> = match &req.subject_kind {
+        Some(kind) => audit::erased_among(kind, &labels)?.into_iter().collect(),
+        None => {
+            let cols: Vec<String> = introspect::primary_key(&req.table)?
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            let keys: Vec<String> = rows
+                .iter()
+                .map(|k| guard::marker_key(&k.iter().map(String::as_str).collect::<Vec<_>>()))
+                .collect();
+            let marked = guard::marked(req.table.oid, &cols, &keys)?;
+            return Ok(rows
+                .into_iter()
+                .zip(keys)
+                .filter(|(_, key)| !marked.contains(key))
+                .map(|(row, _)| row)
+                .collect());
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .zip(labels)
+        .filter(|(_, label)| !done.contains(label))
+        .map(|(row, _)| row)
+        .collect())
+}
+
 /// Of the rows collected under consent `id`, those tied to a subject under legal hold: the held subject's own
 /// row, or a row in a held subject's reach.
 fn held_among(req: &Requirement, rows: &[Vec<String>], id: i64) -> Result<HashSet<Vec<String>>> {
@@ -228,18 +264,20 @@ pub fn withdraw(id: i64) -> Result<Value> {
     })?;
     let (purpose, withdrawn_at) =
         consent.ok_or_else(|| GdprError::NoDataFound(format!("consent {id} does not exist")))?;
-    if let Some(at) = withdrawn_at {
-        return Ok(
-            json!({"consent_id": id, "purpose": purpose, "already_withdrawn": true,
-                         "withdrawn_at": at, "tables": []}),
-        );
-    }
+    let already_withdrawn = withdrawn_at.is_some();
 
     let requirements = requirements(&purpose)?;
     let mut dependents = Vec::with_capacity(requirements.len());
     for req in &requirements {
-        let rows = dependent_rows(req, id)?;
-        if req.on_withdraw == "block" && !rows.is_empty() {
+        let mut rows = dependent_rows(req, id)?;
+        if already_withdrawn {
+            // Withdrawing again finishes what the withdrawal left (rows a legal hold protected then).
+            rows = if req.on_withdraw == "anonymize" {
+                not_erased(req, rows)?
+            } else {
+                Vec::new()
+            };
+        } else if req.on_withdraw == "block" && !rows.is_empty() {
             return Err(GdprError::DependentObjects(format!(
                 "consent {id} cannot be withdrawn: {} rows of {} depend on it through {} (on_withdraw => block)",
                 rows.len(),
@@ -250,12 +288,16 @@ pub fn withdraw(id: i64) -> Result<Value> {
         dependents.push(rows);
     }
 
+    if requirements.iter().any(|r| r.on_withdraw == "anonymize") {
+        holds::block_new_holds()?;
+    }
     let mut tables = Vec::new();
     for (req, rows) in requirements.iter().zip(dependents) {
         let mut erased_rows = 0u64;
         let mut held_rows = 0u64;
         if req.on_withdraw == "anonymize" {
             let held = held_among(req, &rows, id)?;
+            held_rows = held.len() as u64;
             for key in rows.iter().filter(|k| !held.contains(*k)) {
                 let report = match &req.subject_kind {
                     Some(kind) => erase::erase_as(
@@ -263,14 +305,17 @@ pub fn withdraw(id: i64) -> Result<Value> {
                         key.iter().cloned().map(Some).collect(),
                         erase::Options {
                             origin: erase::Origin::Consent,
+                            on_hold: erase::OnHold::Skip,
                             ..erase::Options::request(false, false)
                         },
                     )?,
                     None => erase::erase_row(&req.table.display, req.table.oid, key.clone())?,
                 };
+                if report["held"].as_bool().unwrap_or(false) {
+                    held_rows += 1; // its reach meets a held subject's rows
+                }
                 erased_rows += report["total_rows"].as_u64().unwrap_or(0);
             }
-            held_rows = held.len() as u64;
         }
         let mut entry = json!({
             "table": req.table.display,
@@ -283,7 +328,15 @@ pub fn withdraw(id: i64) -> Result<Value> {
             // Recorded as withdrawn all the same; these rows wait for the hold's release.
             entry["left_for_legal_hold"] = json!(held_rows);
         }
-        tables.push(entry);
+        if !(already_withdrawn && rows.is_empty()) {
+            tables.push(entry);
+        }
+    }
+    if let Some(at) = withdrawn_at {
+        return Ok(
+            json!({"consent_id": id, "purpose": purpose, "already_withdrawn": true,
+                         "withdrawn_at": at, "tables": tables}),
+        );
     }
 
     let withdrawn_at = as_extension_owner(|| {

@@ -23,7 +23,14 @@ fn due() -> Result<Vec<DueRow>> {
     let now = rules::now()?;
     let mut out = Vec::new();
     for declared in retention::load()? {
-        let rule = Rule::new(declared)?;
+        // A declaration that no longer fits is reported (and by gdpr.lint()), never silently left out.
+        let rule = match declared.retention.and_then(Rule::new) {
+            Ok(rule) => rule,
+            Err(e) => {
+                pgrx::warning!("{e}");
+                continue;
+            }
+        };
         let r = &rule.retention;
         let what = format!("previewing the retention of {}", r.table.display);
         require_privileges(&r.table, &[Privilege::Select], &what)?;
@@ -88,6 +95,28 @@ fn retention_due() -> TableIterator<
     ),
 > {
     TableIterator::new(due().or_report())
+}
+
+/// Records that a batch of a run failed; the run goes on with the next table (see `gdpr.enforce_retention`).
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn _retention_failed(state: Option<JsonB>, sqlstate: Option<&str>, message: Option<&str>) -> JsonB {
+    JsonB(
+        step::failed(
+            state.map(|s| s.0),
+            sqlstate.unwrap_or_default(),
+            message.unwrap_or_default(),
+        )
+        .or_report(),
+    )
+}
+
+/// Whether the caller is inside a transaction block (BEGIN … COMMIT): enforce_retention, which commits after
+/// every batch, refuses to start there instead of failing at its first COMMIT with the batch's work lost.
+#[pg_extern(volatile)]
+fn _in_transaction_block() -> bool {
+    // SAFETY: reads the transaction state of this backend.
+    unsafe { pg_sys::IsTransactionBlock() }
 }
 
 /// One batch of a retention run (see `gdpr.enforce_retention`): takes the run's state (NULL to start one) and

@@ -24,6 +24,7 @@ struct KeyPart {
     expr: String,
     compare_type: String,
     equals: String,
+    greater: String,
 }
 
 pub struct Rule {
@@ -67,11 +68,13 @@ impl Rule {
                     expr: "t.tableoid".into(),
                     compare_type: "oid".into(),
                     equals: "OPERATOR(pg_catalog.=)".into(),
+                    greater: "OPERATOR(pg_catalog.>)".into(),
                 },
                 KeyPart {
                     expr: "t.ctid".into(),
                     compare_type: "tid".into(),
                     equals: "OPERATOR(pg_catalog.=)".into(),
+                    greater: "OPERATOR(pg_catalog.>)".into(),
                 },
             ];
             return Ok(Rule {
@@ -99,6 +102,7 @@ impl Rule {
                 expr: format!("t.{}", c.sql_name),
                 compare_type: c.compare_type.clone(),
                 equals: c.equals.clone(),
+                greater: c.greater.clone(),
             })
             .collect();
         Ok(Rule {
@@ -174,17 +178,20 @@ impl Rule {
             format!("t.{}", tc.sql_name),
             tc.compare_type.as_str(),
             tc.equals.as_str(),
+            tc.greater.as_str(),
         )];
-        order.extend(
-            self.key
-                .iter()
-                .map(|p| (p.expr.clone(), p.compare_type.as_str(), p.equals.as_str())),
-        );
-        // (a, b, c) > ($2[1], $2[2], $2[3]) spelled out with each type's own operators.
+        order.extend(self.key.iter().map(|p| {
+            (
+                p.expr.clone(),
+                p.compare_type.as_str(),
+                p.equals.as_str(),
+                p.greater.as_str(),
+            )
+        }));
+        // (a, b, c) > ($2[1], $2[2], $2[3]) spelled out with each type's own operators (those ORDER BY sorts by).
         let mut after = String::new();
-        for (i, (expr, compare_type, equals)) in order.iter().enumerate().rev() {
+        for (i, (expr, compare_type, equals, greater)) in order.iter().enumerate().rev() {
             let value = format!("CAST(($2::text[])[{}] AS {compare_type})", i + 1);
-            let greater = operator(equals, ">");
             after = if after.is_empty() {
                 format!("{expr} {greater} {value}")
             } else {
@@ -196,7 +203,7 @@ impl Rule {
             .iter()
             .map(|p| format!("{}::text", p.expr))
             .collect();
-        let order_by: Vec<&str> = order.iter().map(|(e, _, _)| e.as_str()).collect();
+        let order_by: Vec<&str> = order.iter().map(|(e, ..)| e.as_str()).collect();
         format!(
             "SELECT {}, t.{tc}::text FROM {} AS t
               WHERE t.{tc} < CAST($1 AS timestamptz) AND ($2::text[] IS NULL OR {after})
@@ -334,14 +341,6 @@ impl Rule {
     }
 }
 
-/// `OPERATOR(schema.=)` → `OPERATOR(schema.>)` (the same type's ordering operator, from the same schema).
-fn operator(equals: &str, op: &str) -> String {
-    match equals.strip_suffix("=)") {
-        Some(prefix) => format!("{prefix}{op})"),
-        None => op.to_string(),
-    }
-}
-
 /// The cutoff of a table's period counted back from `from` (timestamptz text), as timestamptz text in ISO
 /// form (computed as the extension owner, whose output settings are fixed: any session reads it back alike).
 pub fn cutoff(from: &str, table: pg_sys::Oid) -> Result<String> {
@@ -357,19 +356,4 @@ pub fn cutoff(from: &str, table: pg_sys::Oid) -> Result<String> {
 /// The transaction's start time as ISO text.
 pub fn now() -> Result<String> {
     as_extension_owner(|| Ok(Spi::get_one::<String>("SELECT now()::text")?.unwrap_or_default()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::operator;
-
-    #[test]
-    fn ordering_operator_comes_from_the_equality_operators_schema() {
-        assert_eq!(operator("OPERATOR(public.=)", ">"), "OPERATOR(public.>)");
-        assert_eq!(
-            operator("OPERATOR(pg_catalog.=)", ">"),
-            "OPERATOR(pg_catalog.>)"
-        );
-        assert_eq!(operator("=", ">"), ">");
-    }
 }

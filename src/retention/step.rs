@@ -15,7 +15,7 @@ use crate::audit;
 use crate::catalog::retention::{self, RetentionAction};
 use crate::error::{GdprError, Result};
 use crate::privilege::{as_extension_owner, caller, require_privileges, Privilege};
-use crate::subject::erase::{self, Logging, Options, Origin};
+use crate::subject::erase::{self, Logging, OnHold, Options, Origin};
 use crate::subject::holds;
 use crate::subject::plan::{TEXT, TEXT_ARRAY};
 use crate::subject::reach::{execute, fetch};
@@ -109,6 +109,8 @@ fn int(entry: &Value, field: &str) -> i64 {
     entry[field].as_i64().unwrap_or(0)
 }
 
+/// One step of a run: the first call (no run id in `state`) starts the run and returns, so that the run's
+/// record commits on its own; each later call does one batch of the first table not finished.
 pub fn step(
     batch_size: i32,
     state: Option<Value>,
@@ -119,10 +121,10 @@ pub fn step(
             "enforce_retention: batch_size must be at least 1, not {batch_size}"
         )));
     }
-    let mut state = match state.as_ref().and_then(|s| s["run_id"].as_i64()) {
-        Some(run_id) => resume(run_id)?,
-        None => start()?,
+    let Some(run_id) = state.as_ref().and_then(|s| s["run_id"].as_i64()) else {
+        return start();
     };
+    let mut state = resume(run_id)?;
     if state["finished"].as_bool().unwrap_or(false) {
         return Ok(state);
     }
@@ -130,38 +132,91 @@ pub fn step(
     if past_deadline(&started_at, max_duration)? {
         return finish(state, "max_duration");
     }
-    for declared in retention::load()? {
-        let name = declared.table.display.clone();
-        let Some(tables) = state["tables"].as_array_mut() else {
-            return Err(GdprError::ObjectState(format!(
-                "retention run {} has no table list in its record",
-                state["run_id"]
-            )));
+    let Some((position, declared)) = next_table(&mut state, retention::load()?)? else {
+        let stopped = if failures(&state).is_empty() {
+            "done"
+        } else {
+            "errors"
         };
-        let position = match tables.iter().position(|t| t["table"] == json!(name)) {
+        return finish(state, stopped);
+    };
+    let mut entry = state["tables"][position].take();
+    let result = declared
+        .retention
+        .and_then(Rule::new)
+        .and_then(|rule| batch(rule, &mut entry, batch_size));
+    state["tables"][position] = entry;
+    // An error aborts this batch's transaction: enforce_retention records it with `failed` and goes on.
+    result?;
+    state["batches"] = json!(int(&state, "batches") + 1);
+    record(&state)?;
+    Ok(state)
+}
+
+/// Records that the batch after `state` failed (`sqlstate`, `message`): the table it was for is marked failed
+/// and finished, and the run goes on with the next table. Called by enforce_retention after the failed batch
+/// rolled back.
+pub fn failed(state: Option<Value>, sqlstate: &str, message: &str) -> Result<Value> {
+    let Some(run_id) = state.as_ref().and_then(|s| s["run_id"].as_i64()) else {
+        return Err(GdprError::NullValue(
+            "_retention_failed: the run's state has no run id".into(),
+        ));
+    };
+    let mut state = resume(run_id)?;
+    if let Some((position, declared)) = next_table(&mut state, retention::load()?)? {
+        let entry = &mut state["tables"][position];
+        entry["finished"] = json!(true);
+        entry["error"] = json!({"sqlstate": sqlstate, "message": message});
+        pgrx::warning!(
+            "gdpr: retention of {} failed ({sqlstate}): {message}; the run goes on with the next table",
+            declared.name
+        );
+    }
+    record(&state)?;
+    Ok(state)
+}
+
+/// The tables of a run that failed, with their error.
+fn failures(state: &Value) -> Vec<&Value> {
+    state["tables"]
+        .as_array()
+        .map(|t| t.iter().filter(|e| !e["error"].is_null()).collect())
+        .unwrap_or_default()
+}
+
+/// The first declared table whose entry is not finished (entries keyed by the table's oid, created on the
+/// first visit with the table's cutoff: the run's start minus its period).
+fn next_table(
+    state: &mut Value,
+    declared: Vec<retention::Declared>,
+) -> Result<Option<(usize, retention::Declared)>> {
+    let started_at = state["started_at"].as_str().unwrap_or_default().to_string();
+    let run_id = state["run_id"].clone();
+    let Some(tables) = state["tables"].as_array_mut() else {
+        return Err(GdprError::ObjectState(format!(
+            "retention run {run_id} has no table list in its record"
+        )));
+    };
+    for d in declared {
+        let oid = d.oid.to_u32();
+        let position = match tables.iter().position(|t| t["oid"] == json!(oid)) {
             Some(p) => p,
             None => {
                 tables.push(json!({
-                    "table": name, "action": declared.action.as_str(),
-                    "cutoff": cutoff(&started_at, declared.table.oid)?,
+                    "oid": oid, "table": d.name,
+                    "action": d.retention.as_ref().map(|r| r.action.as_str()).unwrap_or("unknown"),
+                    "cutoff": cutoff(&started_at, d.oid)?,
                     "due": null, "done": 0, "rows": 0, "held": 0, "processed_before": 0, "after": null,
                     "finished": false, "elapsed_ms": 0.0,
                 }));
                 tables.len() - 1
             }
         };
-        if tables[position]["finished"].as_bool().unwrap_or(false) {
-            continue;
+        if !tables[position]["finished"].as_bool().unwrap_or(false) {
+            return Ok(Some((position, d)));
         }
-        let mut entry = tables[position].take();
-        let result = batch(Rule::new(declared)?, &mut entry, batch_size);
-        state["tables"][position] = entry;
-        result?;
-        state["batches"] = json!(int(&state, "batches") + 1);
-        record(&state)?;
-        return Ok(state);
     }
-    finish(state, "done")
+    Ok(None)
 }
 
 /// One batch of one table: updates its entry.
@@ -176,6 +231,8 @@ fn batch(rule: Rule, entry: &mut Value, batch_size: i32) -> Result<()> {
         .map(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
     let key_len = rule.key_len();
     let first_visit = entry["due"].is_null();
+    // Holds placed from now on wait for this batch; those committed before are all seen below.
+    holds::block_new_holds()?;
 
     let (due, rows, held) = Spi::connect_mut(|client| {
         let due = if first_visit {
@@ -240,8 +297,11 @@ fn batch(rule: Rule, entry: &mut Value, batch_size: i32) -> Result<()> {
             } else {
                 Logging::PerBatch
             },
+            on_hold: OnHold::Skip,
         };
         let outcome = erase::run(plan, ids, options, Instant::now())?;
+        // Rows whose erasure would reach a held subject's rows (a conversation shared with them).
+        entry["held"] = json!(int(entry, "held") + outcome.held_skipped.len() as i64);
         entry["done"] = json!(int(entry, "done") + outcome.erased.len() as i64);
         entry["rows"] = json!(int(entry, "rows") + outcome.total_rows as i64);
     }

@@ -163,9 +163,9 @@ impl Strategy for Jsonb {
     }
     fn erase_expr(&self, col: &Column, options: &Options, sql: &mut ExprParams) -> Option<String> {
         let spec = Value::Object(options.clone()).to_string();
-        let (values, kinds) = sql.subject_identifiers();
+        let identifiers = sql.subject_identifiers();
         Some(format!(
-            "gdpr._erase_jsonb({}, {}, {}, {values}, {kinds})",
+            "gdpr._erase_jsonb({}, {}, {}, {identifiers})",
             col.sql_name,
             sql.key(),
             sql.text(spec)
@@ -175,8 +175,8 @@ impl Strategy for Jsonb {
 
 struct Context<'a> {
     key: &'a [u8],
-    values: &'a [Option<String>],
-    kinds: &'a [Option<String>],
+    /// The token of the erased subjects' identifiers (`scrub::register`; 0: none).
+    identifiers: i64,
 }
 
 fn generalize_ip(ip: IpAddr, v4: u32, v6: u32) -> String {
@@ -256,7 +256,7 @@ fn apply(rule: &Rule, leaf: Leaf<'_>, ctx: &Context<'_>) -> Result<Replacement> 
                 int(o, "keep_first", 1) as usize,
                 int(o, "keep_last", 0) as usize,
             ),
-            "scrub" => scrub::scrub(s, ctx.values, ctx.kinds)?,
+            "scrub" => scrub::scrub_registered(s, ctx.identifiers)?,
             fake => {
                 let kind = fakes::KINDS
                     .iter()

@@ -23,7 +23,7 @@ mod keep;
 mod mask;
 mod null;
 pub mod pseudonym;
-mod scrub;
+pub(crate) mod scrub;
 pub mod trace_matcher;
 
 pub type Options = Map<String, Value>;
@@ -99,11 +99,10 @@ pub fn validate(table: &str, col: &Column, strategy: &str, options: &Options) ->
 pub enum Param {
     /// A value fixed when the plan is built (a constant, an option), passed as `text`.
     Text(String),
-    /// `text[]`: the erased subject's own identifiers (values of their declared PII columns before the
-    /// erasure); empty when pseudonymizing whole tables.
-    SubjectValues,
-    /// `text[]`: the placeholder kind of each identifier (`email`, `phone`, `name`, …).
-    SubjectKinds,
+    /// `bigint`: the token under which the erased subjects' identifiers (values of their declared PII columns
+    /// before the erasure, with the placeholder kind of each) are registered for this erasure's statements
+    /// (`scrub::register`); 0 when there are none (pseudonymizing whole tables).
+    SubjectIdentifiers,
 }
 
 /// The erased subject's identifiers for `scrub`, with the placeholder kind of each.
@@ -117,13 +116,12 @@ pub struct SubjectIdentifiers {
 pub fn param_datums<'a>(
     key: &'a [u8],
     params: &'a [Param],
-    ids: &SubjectIdentifiers,
+    identifiers_token: i64,
 ) -> Vec<DatumWithOid<'a>> {
     let mut out: Vec<DatumWithOid<'a>> = vec![key.into()];
     out.extend(params.iter().map(|p| match p {
         Param::Text(t) => DatumWithOid::from(t.as_str()),
-        Param::SubjectValues => DatumWithOid::from(ids.values.clone()),
-        Param::SubjectKinds => DatumWithOid::from(ids.kinds.clone()),
+        Param::SubjectIdentifiers => DatumWithOid::from(identifiers_token),
     }));
     out
 }
@@ -202,12 +200,9 @@ impl ExprParams {
         self.placeholder(Param::Text(value.into()), false)
     }
 
-    /// The subject's identifiers and their kinds (two `text[]` parameters, shared by all expressions).
-    pub fn subject_identifiers(&mut self) -> (String, String) {
-        (
-            self.placeholder(Param::SubjectValues, true),
-            self.placeholder(Param::SubjectKinds, true),
-        )
+    /// The token of the subjects' identifiers (one `bigint` parameter, shared by all expressions).
+    pub fn subject_identifiers(&mut self) -> String {
+        self.placeholder(Param::SubjectIdentifiers, true)
     }
 }
 

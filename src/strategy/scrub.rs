@@ -21,7 +21,7 @@ use regex::{Captures, Regex};
 
 use super::{require_text, ExprParams, Options, Strategy};
 use crate::catalog::introspect::Column;
-use crate::error::{OrReport, Result};
+use crate::error::{GdprError, OrReport, Result};
 
 pub struct Scrub;
 
@@ -33,9 +33,9 @@ impl Strategy for Scrub {
         require_text("scrub", table, col)
     }
     fn erase_expr(&self, col: &Column, _options: &Options, sql: &mut ExprParams) -> Option<String> {
-        let (values, kinds) = sql.subject_identifiers();
+        let identifiers = sql.subject_identifiers();
         Some(format!(
-            "gdpr._erase_scrub({}, {values}, {kinds})",
+            "gdpr._erase_scrub({}, {identifiers})",
             col.sql_name
         ))
     }
@@ -169,6 +169,69 @@ fn compiled_identifiers(
     })
 }
 
+/// Identifiers registered for the statements of one erasure: the values and kinds, compiled on first use.
+struct Registered {
+    token: i64,
+    values: Vec<Option<String>>,
+    kinds: Vec<Option<String>>,
+    compiled: Option<Rc<Identifiers>>,
+}
+
+thread_local! {
+    /// The identifiers of the subjects being erased. The statements receive a token, not the identifiers: an
+    /// erasure of many subjects has thousands, and each row would otherwise get (and compare) a copy of them.
+    static REGISTERED: RefCell<Option<Registered>> = const { RefCell::new(None) };
+    static NEXT_TOKEN: std::cell::Cell<i64> = const { std::cell::Cell::new(1) };
+}
+
+/// Registers the identifiers an erasure's statements scrub; returns their token (0 when there are none).
+pub fn register(ids: &super::SubjectIdentifiers) -> i64 {
+    REGISTERED.with(|cell| *cell.borrow_mut() = None); // the previous matcher may be large
+    if ids.values.is_empty() {
+        return 0;
+    }
+    let token = NEXT_TOKEN.with(|n| {
+        let t = n.get();
+        n.set(t + 1);
+        t
+    });
+    REGISTERED.with(|cell| {
+        *cell.borrow_mut() = Some(Registered {
+            token,
+            values: ids.values.iter().cloned().map(Some).collect(),
+            kinds: ids.kinds.iter().cloned().map(Some).collect(),
+            compiled: None,
+        })
+    });
+    token
+}
+
+/// Scrubs `text` of the generic patterns and of the identifiers registered under `token` (0: patterns only).
+pub fn scrub_registered(text: &str, token: i64) -> Result<String> {
+    if token == 0 {
+        return Ok(scrub_patterns(text));
+    }
+    let ids = REGISTERED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let registered = slot.as_mut().filter(|r| r.token == token).ok_or_else(|| {
+            GdprError::InvalidParameter(format!(
+                "_erase_scrub: identifiers {token} are not registered in this session (an erasure registers them)"
+            ))
+        })?;
+        if registered.compiled.is_none() {
+            registered.compiled = Some(Rc::new(Identifiers::new(
+                &registered.values,
+                &registered.kinds,
+            )?));
+        }
+        Ok::<_, GdprError>(registered.compiled.clone())
+    })?;
+    Ok(match ids {
+        Some(ids) => scrub_patterns(&ids.replace(text)),
+        None => scrub_patterns(text),
+    })
+}
+
 /// Scrubs `text`: the subject's identifiers first (they may contain generic patterns), then the patterns.
 pub fn scrub(text: &str, values: &[Option<String>], kinds: &[Option<String>]) -> Result<String> {
     if values.is_empty() {
@@ -180,26 +243,10 @@ pub fn scrub(text: &str, values: &[Option<String>], kinds: &[Option<String>]) ->
     Ok(scrub_patterns(&ids.replace(text)))
 }
 
+/// Internal: `scrub` in an erasure's UPDATE, with the identifiers registered under `identifiers` (0: none).
 #[pg_extern(immutable, parallel_safe)]
-fn _erase_scrub(
-    value: Option<&str>,
-    identifiers: Option<pgrx::Array<'_, &str>>,
-    kinds: Option<pgrx::Array<'_, &str>>,
-) -> Option<String> {
-    let value = value?;
-    let values: Vec<Option<&str>> = identifiers
-        .as_ref()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    if values.is_empty() {
-        return Some(scrub_patterns(value));
-    }
-    let kinds: Vec<Option<&str>> = kinds
-        .as_ref()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let ids = compiled_identifiers(&values, &kinds).or_report();
-    Some(scrub_patterns(&ids.replace(value)))
+fn _erase_scrub(value: Option<&str>, identifiers: Option<i64>) -> Option<String> {
+    value.map(|v| scrub_registered(v, identifiers.unwrap_or(0)).or_report())
 }
 
 /// `gdpr.scrub(text)`: generic patterns only. Keyless, open to every role.

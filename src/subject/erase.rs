@@ -17,7 +17,7 @@ use super::holds::{self, Hold};
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, row_key, row_label,
+    check_key_length, check_key_values, execute, find_rows, identity_args, row_label,
     subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
@@ -27,12 +27,12 @@ use crate::error::{GdprError, Result};
 use crate::privilege::{require_privileges, Privilege};
 use crate::strategy::{self, Param, SubjectIdentifiers};
 
-/// The parameters after the row-identity ones of an UPDATE: the key, the plan's values, the identifiers.
-type Extra<'a> = Option<(&'a [u8], &'a [Param], &'a SubjectIdentifiers)>;
+/// The parameters after the row-identity ones of an UPDATE: the key, the plan's values, the identifiers' token.
+type Extra<'a> = Option<(&'a [u8], &'a [Param], i64)>;
 
 fn extra_datums<'a>(extra: &Extra<'a>) -> Vec<DatumWithOid<'a>> {
-    extra.map_or_else(Vec::new, |(key, params, ids)| {
-        strategy::param_datums(key, params, ids)
+    extra.map_or_else(Vec::new, |(key, params, token)| {
+        strategy::param_datums(key, params, token)
     })
 }
 
@@ -98,6 +98,7 @@ fn apply(
     ids: &SubjectIdentifiers,
 ) -> Result<()> {
     let key: [u8; 32] = rand::rng().random(); // one-time key: dropped when this function returns
+    let token = strategy::scrub::register(ids);
     for (t, r) in plan.tables.iter().zip(reach) {
         let Some(sql) = t
             .update_sql
@@ -106,7 +107,7 @@ fn apply(
         else {
             continue;
         };
-        let extra: Extra<'_> = Some((&key, &t.update_params, ids));
+        let extra: Extra<'_> = Some((&key, &t.update_params, token));
         let types = t.update_types();
         let changed = run_for_rows(client, t, "anonymizing", sql, &types, &r.rows, extra)?;
         if matches!(t.identity, Identity::Ctid) && changed != r.rows.len() {
@@ -192,12 +193,22 @@ pub enum Logging {
     PerBatch,
 }
 
+/// What an erasure does with subjects a legal hold protects (held, or sharing rows with a held subject).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnHold {
+    /// Refuse the whole erasure (55000) — a person's request; a dry run reports the holds.
+    Fail,
+    /// Leave those subjects and erase the others — retention and consent withdrawals.
+    Skip,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub dry_run: bool,
     pub traces: bool,
     pub origin: Origin,
     pub logging: Logging,
+    pub on_hold: OnHold,
 }
 
 impl Options {
@@ -207,6 +218,7 @@ impl Options {
             traces,
             origin: Origin::Request,
             logging: Logging::PerSubject,
+            on_hold: OnHold::Fail,
         }
     }
 }
@@ -233,6 +245,8 @@ pub struct Outcome {
     pub tables: Vec<Value>,
     pub traces: Vec<Value>,
     pub duration_ms: f64,
+    /// Subjects left because a hold protects them or rows in their reach (`OnHold::Skip`).
+    pub held_skipped: Vec<String>,
 }
 
 /// Erases (or, with `dry_run`, reports) every row tied to the subject `kind`/`id` in one transaction.
@@ -257,10 +271,12 @@ pub fn erase_as(kind: &str, id: Vec<Option<String>>, options: Options) -> Result
 
 /// Erases the row of a table with primary key `id`, and everything tied to it (`kind` labels the report and
 /// the log). Used for the rows collected under a withdrawn consent.
+/// A row a hold protects (its own reach meets a held subject's) is left: the report says `"held": true`.
 pub fn erase_row(kind: &str, table: pg_sys::Oid, id: Vec<String>) -> Result<Value> {
     let plan = cache::plan_for_table(kind, table, None)?;
     let options = Options {
         origin: Origin::Consent,
+        on_hold: OnHold::Skip,
         ..Options::request(false, false)
     };
     let outcome = run(&plan, vec![id], options, Instant::now())?;
@@ -279,6 +295,13 @@ pub fn erase_many(kind: &str, ids: Vec<Vec<String>>, options: Options) -> Result
 fn single_report(plan: &ErasurePlan, outcome: Outcome, options: Options) -> Result<Value> {
     let kind = plan.kind.as_str();
     let Some(subject) = outcome.erased.first() else {
+        if let Some(subject_id) = outcome.held_skipped.first() {
+            // Left because a legal hold protects it or rows it reaches (OnHold::Skip).
+            return Ok(json!({
+                "erasure_id": null, "kind": kind, "subject_id": subject_id, "dry_run": options.dry_run,
+                "held": true, "total_rows": 0, "tables": [], "duration_ms": outcome.duration_ms,
+            }));
+        }
         if let Some(subject_id) = outcome.already_erased.first() {
             // Erased and deleted before: erasing again is harmless and reports nothing left.
             return Ok(json!({
@@ -446,51 +469,59 @@ pub fn run(
     }
     let ids = canonical;
 
+    // Holds are decided on what is committed now and cannot change until this erasure commits.
+    if !dry_run {
+        holds::block_new_holds()?;
+    }
+    // Retention and withdrawals leave the subjects a hold protects (found first by a read-only reach: a real
+    // one deletes some leaf rows as it goes).
+    let mut held_skipped = Vec::new();
+    let mut ids = ids;
+    if options.on_hold == OnHold::Skip && holds::any_active()? {
+        let skip: HashSet<usize> = Spi::connect_mut(|client| {
+            let (reach, _) = find_rows(client, plan, &ids, Purpose::Read)?;
+            let conflicts = holds::conflicts(client, plan, &reach, &what)?;
+            if let Some(c) = conflicts.iter().find(|c| c.owner >= ids.len()) {
+                return Err(c.refusal(kind, &what)); // a protected row no subject of the set is known to own
+            }
+            Ok::<_, GdprError>(conflicts.iter().map(|c| c.owner).collect())
+        })?;
+        let mut kept = Vec::with_capacity(ids.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            if skip.contains(&i) {
+                held_skipped.push(subject_label(&id));
+            } else {
+                kept.push(id);
+            }
+        }
+        ids = kept;
+    }
+
     let purpose = if dry_run {
         Purpose::Read
     } else {
         Purpose::Erase
     };
-    let (reach, edge_counts) = Spi::connect_mut(|client| find_rows(client, plan, &ids, purpose))?;
+    let (reach, edge_counts, conflicts) = Spi::connect_mut(|client| {
+        let (reach, edge_counts) = find_rows(client, plan, &ids, purpose)?;
+        let conflicts = holds::conflicts(client, plan, &reach, &what)?;
+        Ok::<_, GdprError>((reach, edge_counts, conflicts))
+    })?;
+    if let (false, Some(c)) = (dry_run, conflicts.first()) {
+        return Err(c.refusal(kind, &what));
+    }
+    let mut holds: Vec<Hold> = Vec::new();
+    for c in conflicts {
+        if !holds.iter().any(|h| h.id == c.hold.id) {
+            holds.push(c.hold);
+        }
+    }
 
     // Found subjects by the position of their id; their labels as stored.
     let mut label_of: Vec<Option<String>> = vec![None; ids.len()];
     for (row, &owner) in reach[0].rows.iter().zip(&reach[0].owners) {
         if let Some(slot) = label_of.get_mut(owner) {
             *slot = row_label(plan, row).or_else(|| Some(subject_label(&ids[owner])));
-        }
-    }
-    let found: Vec<String> = label_of.iter().flatten().cloned().collect();
-    // Read after the subjects' rows are locked: a hold committed before is seen, one placed later waits.
-    let holds = if found.is_empty() {
-        Vec::new()
-    } else {
-        holds::active(kind, Some(&found))?
-    };
-    if let (false, Some(hold)) = (dry_run, holds.first()) {
-        return Err(hold.refusal(kind));
-    }
-    // Rows tied to another held subject (a held guest's session, erased as a session) are protected too.
-    let mut holds = holds;
-    if !reach[0].rows.is_empty() && holds::any_active()? {
-        let tables: HashSet<pg_sys::Oid> = plan.tables.iter().map(|t| t.table.oid).collect();
-        let held = Spi::connect_mut(|client| holds::held_reach(client, &tables, &what))?;
-        for (t, r) in plan.tables.iter().zip(&reach) {
-            let Some(held_rows) = held.get(&t.table.oid) else {
-                continue;
-            };
-            for row in &r.rows {
-                check_for_interrupts!();
-                let Some(hold) = row_key(t, row).and_then(|k| held_rows.get(&k)) else {
-                    continue;
-                };
-                if !dry_run {
-                    return Err(hold.reached_by(&what, &t.table.display));
-                }
-                if !holds.iter().any(|h| h.id == hold.id) {
-                    holds.push(hold.clone());
-                }
-            }
         }
     }
 
@@ -546,7 +577,12 @@ pub fn run(
         .collect();
 
     if !dry_run {
-        guard::record(markers(plan, &reach, &erasure_ids, &batch_id))?;
+        // Markers carry the erasure id the log has: the subject's, or the batch's when the batch is logged whole.
+        let marker_ids = match options.logging {
+            Logging::PerSubject => erasure_ids.clone(),
+            Logging::PerBatch => vec![Some(batch_id.clone()); ids.len()],
+        };
+        guard::record(markers(plan, &reach, &marker_ids, &batch_id))?;
     }
 
     // Per subject and table: the rows its reach found first.
@@ -646,5 +682,6 @@ pub fn run(
         tables,
         traces: trace_report,
         duration_ms,
+        held_skipped,
     })
 }

@@ -63,6 +63,27 @@ pub fn marker_key(values: &[&str]) -> String {
     }
 }
 
+/// Of `keys` (marker keys of rows of `table` by `cols`), those an erasure recorded.
+pub fn marked(
+    table: pg_sys::Oid,
+    cols: &[String],
+    keys: &[String],
+) -> crate::error::Result<std::collections::HashSet<String>> {
+    as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut out = std::collections::HashSet::new();
+            for r in client.select(
+                "SELECT key FROM gdpr.erased_row WHERE tbl = $1::regclass AND cols = $2::text[] AND key = ANY ($3)",
+                None,
+                &[table.into(), cols.to_vec().into(), keys.to_vec().into()],
+            )? {
+                out.extend(r.get::<String>(1)?);
+            }
+            Ok(out)
+        })
+    })
+}
+
 /// One thing to check in a written row: the values of `columns` must not be the key of an erased row of
 /// `referenced` (its columns `referenced_cols`).
 struct Check {

@@ -9,9 +9,10 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use serde_json::{json, Value};
 
+use super::graph;
 use super::plan::{ErasurePlan, TEXT_ARRAY};
 use super::reach::{
-    check_key_length, check_key_values, fetch, find_rows, row_key, row_label, Purpose,
+    check_key_length, check_key_values, fetch, find_rows, row_key, row_label, Purpose, Reach,
 };
 use crate::audit;
 use crate::cache;
@@ -54,13 +55,36 @@ impl Hold {
     }
 }
 
-/// The active holds on `kind` subjects, those among `subject_ids` only if given. Read with a fresh snapshot:
-/// called after the subjects' rows are locked, it sees every hold committed before.
+/// Runs the read-only statements of `f` on the latest snapshot: a hold committed after this transaction's
+/// snapshot (REPEATABLE READ) is seen all the same.
+fn on_latest_snapshot<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    // SAFETY: pushes a registered copy of the latest snapshot for the statements below and pops it again; if
+    // an error escapes meanwhile, transaction (or subtransaction) abort resets the active snapshot stack.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+    let result = f();
+    // SAFETY: pops the snapshot pushed above.
+    unsafe { pg_sys::PopActiveSnapshot() };
+    result
+}
+
+/// Makes holds wait for this transaction, and this transaction for holds being placed now: an erasure,
+/// retention batch or withdrawal takes `gdpr.legal_hold` in SHARE mode (they do not block one another),
+/// `place_legal_hold` in SHARE ROW EXCLUSIVE mode, until commit. What a hold protects is then decided on
+/// holds that are committed and cannot change until the erasure ends.
+pub fn block_new_holds() -> Result<()> {
+    as_extension_owner(|| {
+        Spi::run("LOCK TABLE gdpr.legal_hold IN SHARE MODE")?;
+        Ok(())
+    })
+}
+
+/// The active holds on `kind` subjects, those among `subject_ids` only if given, on the latest snapshot.
 pub fn active(kind: &str, subject_ids: Option<&[String]>) -> Result<Vec<Hold>> {
     as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            let mut out = Vec::new();
-            for r in client.update(
+        on_latest_snapshot(|| {
+            Spi::connect(|client| {
+                let mut out = Vec::new();
+                for r in client.select(
                 "SELECT id, subject_id, reason, placed_by::text, placed_at::text FROM gdpr.legal_hold
                   WHERE kind = $1 AND released_at IS NULL AND ($2::text[] IS NULL OR subject_id = ANY ($2))
                   ORDER BY id",
@@ -76,26 +100,43 @@ pub fn active(kind: &str, subject_ids: Option<&[String]>) -> Result<Vec<Hold>> {
                     placed_at: r.get::<String>(5)?.unwrap_or_default(),
                 });
             }
-            Ok::<_, GdprError>(out)
+                Ok::<_, GdprError>(out)
+            })
         })
     })
 }
 
-/// The kinds that have active holds.
+/// The kinds that have active holds (latest snapshot).
 fn held_kinds() -> Result<Vec<String>> {
     as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            let mut out = Vec::new();
-            for r in client.update(
+        on_latest_snapshot(|| {
+            Spi::connect(|client| {
+                let mut out = Vec::new();
+                for r in client.select(
                 "SELECT DISTINCT kind FROM gdpr.legal_hold WHERE released_at IS NULL ORDER BY kind",
                 None,
                 &[],
             )? {
                 out.extend(r.get::<String>(1)?);
             }
-            Ok::<_, GdprError>(out)
+                Ok::<_, GdprError>(out)
+            })
         })
     })
+}
+
+/// Whether the subject table of `kind` reaches any of `tables` (a held kind whose plan cannot be built matters
+/// only then). A kind no longer declared (its table dropped) reaches nothing.
+fn kind_reaches(kind: &str, tables: &HashSet<pg_sys::Oid>) -> Result<bool> {
+    let subject = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT (SELECT tbl::oid FROM gdpr.subject WHERE kind = $1)",
+        &[kind.into()],
+    )?;
+    let Some(subject) = subject else {
+        return Ok(false);
+    };
+    let reach = graph::reachable(subject, graph::load_references()?);
+    Ok(reach.order.iter().any(|t| tables.contains(t)))
 }
 
 /// The key of a subject as logged (`subject_label`): one value, or a JSON array of the values.
@@ -120,7 +161,16 @@ pub fn held_reach(
 ) -> Result<HeldReach> {
     let mut held: HeldReach = HashMap::new();
     for kind in held_kinds()? {
-        let plan = cache::plan_for(&kind)?;
+        let plan = match cache::plan_for(&kind) {
+            Ok(plan) => plan,
+            // Another owner's broken declaration must not stop erasures its subjects do not reach.
+            Err(e) if kind_reaches(&kind, tables)? => {
+                return Err(e.in_context(&format!(
+                    "the reach of held {kind} subjects cannot be computed"
+                )))
+            }
+            Err(_) => continue,
+        };
         if !plan.tables.iter().any(|t| tables.contains(&t.table.oid)) {
             continue;
         }
@@ -169,6 +219,71 @@ pub fn any_active() -> Result<bool> {
     Ok(!held_kinds()?.is_empty())
 }
 
+/// A row an erasure found that a hold protects: the subject whose reach found it (position in the ids), the
+/// hold, and why — the held subject itself, or a row of `table` in a held subject's reach.
+pub struct Conflict {
+    pub owner: usize,
+    pub hold: Hold,
+    pub table: Option<String>,
+}
+
+impl Conflict {
+    pub fn refusal(&self, kind: &str, what: &str) -> GdprError {
+        match &self.table {
+            None => self.hold.refusal(kind),
+            Some(table) => self.hold.reached_by(what, table),
+        }
+    }
+}
+
+/// The rows of an erasure's reach that holds protect: held subjects among its own, and rows in any held
+/// subject's reach. Empty when no hold is active.
+pub fn conflicts(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    reach: &[Reach],
+    what: &str,
+) -> Result<Vec<Conflict>> {
+    if reach[0].rows.is_empty() || !any_active()? {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let labels: Vec<(String, usize)> = reach[0]
+        .rows
+        .iter()
+        .zip(&reach[0].owners)
+        .filter_map(|(row, &owner)| row_label(plan, row).map(|l| (l, owner)))
+        .collect();
+    let names: Vec<String> = labels.iter().map(|(l, _)| l.clone()).collect();
+    for hold in active(&plan.kind, Some(&names))? {
+        if let Some((_, owner)) = labels.iter().find(|(l, _)| *l == hold.subject_id) {
+            out.push(Conflict {
+                owner: *owner,
+                hold,
+                table: None,
+            });
+        }
+    }
+    let tables: HashSet<pg_sys::Oid> = plan.tables.iter().map(|t| t.table.oid).collect();
+    let held = held_reach(client, &tables, what)?;
+    for (t, r) in plan.tables.iter().zip(reach) {
+        let Some(held_rows) = held.get(&t.table.oid) else {
+            continue;
+        };
+        for (row, &owner) in r.rows.iter().zip(&r.owners) {
+            check_for_interrupts!();
+            if let Some(hold) = row_key(t, row).and_then(|k| held_rows.get(&k)) {
+                out.push(Conflict {
+                    owner,
+                    hold: hold.clone(),
+                    table: Some(t.table.display.clone()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Places a hold on subject `kind`/`id`: the subject must exist (its row is locked FOR KEY SHARE, so an erasure
 /// running now finishes first, and one starting later sees the hold).
 fn place(kind: &str, id: Vec<String>, reason: &str) -> Result<i64> {
@@ -186,25 +301,32 @@ fn place(kind: &str, id: Vec<String>, reason: &str) -> Result<i64> {
     );
     require_privileges(&plan.tables[0].table, &[Privilege::Select], &what)?;
     let id = check_key_values(&plan, &id)?;
-    let sql = format!("{} FOR KEY SHARE OF t", plan.root_select_unlocked);
+    as_extension_owner(|| {
+        Spi::run("LOCK TABLE gdpr.legal_hold IN SHARE ROW EXCLUSIVE MODE")?;
+        Ok(())
+    })?;
     let types = vec![TEXT_ARRAY; plan.root_key_len];
     let args: Vec<pgrx::datum::DatumWithOid<'_>> =
         id.iter().map(|v| vec![v.clone()].into()).collect();
+    let root = &plan.tables[0].table;
     let found =
-        Spi::connect_mut(|client| fetch(client, &plan.tables[0].table, &sql, &types, &args))?;
-    let Some(row) = found.first() else {
-        let label = super::reach::subject_label(&id);
-        let erased = audit::erased_among(kind, std::slice::from_ref(&label))?;
-        return Err(GdprError::NoDataFound(if erased.is_empty() {
-            format!(
-                "{kind} {label} not found in {}",
-                plan.tables[0].table.display
-            )
-        } else {
-            format!("{kind} {label} was erased; there is nothing left to hold")
-        }));
-    };
-    let label = row_label(&plan, row).unwrap_or_else(|| super::reach::subject_label(&id));
+        Spi::connect_mut(|client| fetch(client, root, &plan.root_select_unlocked, &types, &args))?;
+    let label = found
+        .first()
+        .and_then(|row| row_label(&plan, row))
+        .unwrap_or_else(|| super::reach::subject_label(&id));
+    // An anonymized subject's row stays: the log says it was erased all the same.
+    if !audit::erased_among(kind, std::slice::from_ref(&label))?.is_empty() {
+        return Err(GdprError::ObjectState(format!(
+            "{kind} {label} was erased; there is nothing left to hold"
+        )));
+    }
+    if found.is_empty() {
+        return Err(GdprError::NoDataFound(format!(
+            "{kind} {label} not found in {}",
+            root.display
+        )));
+    }
     let (placed_by, _) = caller()?;
     as_extension_owner(|| {
         Ok(Spi::get_one_with_args::<i64>(

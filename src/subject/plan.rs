@@ -102,6 +102,10 @@ pub struct PlanEdge {
     pub parent_values: Vec<usize>,
     /// Positions (in the child's fetched row) of the referencing columns.
     pub child_values: Vec<usize>,
+    /// For a one-column reference between columns of one type: that type and its equality operator. Rows are
+    /// attributed to subjects by the text of their values; where a type's equality is not textual (numeric
+    /// `1.0 = 1`, citext) the values that matched no parent's text are compared with it.
+    pub match_type: Option<(String, String)>,
     /// `SELECT` of child rows whose columns match the given value arrays, locked / unlocked.
     pub select_locked: String,
     pub select_unlocked: String,
@@ -445,6 +449,13 @@ pub fn build_rooted(
         edges.into_iter().zip(edge_child_cols)
     {
         let cols: Vec<&Column> = child_cols.iter().collect();
+        let parent_cols = introspect::columns(&tables_info[parent].0, &r.parent_cols)?;
+        let match_type = match (child_cols.as_slice(), parent_cols.as_slice()) {
+            ([c], [p]) if c.type_sql == p.type_sql => {
+                Some((p.compare_type.clone(), p.equals.clone()))
+            }
+            _ => None,
+        };
         let mut predicate = match_values(&cols, 1);
         if let Some(dc) = &disc_col {
             predicate.push_str(&format!(
@@ -467,6 +478,7 @@ pub fn build_rooted(
             parent,
             parent_values,
             child_values,
+            match_type,
             select_locked: select_sql(table, fetched, &predicate, Some(lock)),
             select_unlocked: select_sql(table, fetched, &predicate, None),
             select_export: select_sql_with(

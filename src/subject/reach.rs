@@ -197,6 +197,7 @@ pub fn find_rows(
                 let mut columns: Vec<Vec<String>> = vec![Vec::new(); edge.parent_values.len()];
                 // Whose rows the values lead to: the subject of the first parent row holding them.
                 let mut owner_of: HashMap<Vec<String>, usize> = HashMap::new();
+                let mut owners_in_order: Vec<usize> = Vec::new();
                 for (row, &owner) in reach[t].rows[from..to]
                     .iter()
                     .zip(&reach[t].owners[from..to])
@@ -210,6 +211,7 @@ pub fn find_rows(
                         if followed_values[ei].insert(tuple.clone()) {
                             if attribute {
                                 owner_of.insert(tuple.clone(), owner);
+                                owners_in_order.push(owner);
                             }
                             for (c, v) in columns.iter_mut().zip(tuple) {
                                 c.push(v);
@@ -231,6 +233,9 @@ pub fn find_rows(
                 if columns[0].is_empty() {
                     continue;
                 }
+                let parents_in_order = columns[0].clone();
+                // Rows whose values matched no parent's text: resolved below with the type's own equality.
+                let mut pending: Vec<(Slot, String)> = Vec::new();
                 let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
                 if let Some(value) = &edge.discriminator {
                     args.push(value.clone().into());
@@ -250,25 +255,50 @@ pub fn find_rows(
                     edge_counts[ei].first_reached += deleted.len();
                     for values in deleted {
                         let owner = owner(&values);
+                        if let (UNATTRIBUTED, [Some(value)]) = (owner, values.as_slice()) {
+                            let slot = Slot::Deleted(reach[edge.child].deleted.len());
+                            pending.push((slot, value.clone()));
+                        }
                         reach[edge.child].deleted.push(owner);
                     }
-                    continue;
+                } else {
+                    let sql = match purpose {
+                        Purpose::Erase => &edge.select_locked,
+                        Purpose::Read => &edge.select_unlocked,
+                        Purpose::Export => &edge.select_export,
+                    };
+                    let child = &plan.tables[edge.child].table;
+                    for row in fetch(client, child, sql, &edge.param_types(), &args)? {
+                        edge_counts[ei].matched += 1;
+                        let values: Vec<Option<String>> = edge
+                            .child_values
+                            .iter()
+                            .map(|p| row[p + 2].clone())
+                            .collect();
+                        let owner = owner(&values);
+                        if reach[edge.child].add(&plan.tables[edge.child], row, owner) {
+                            edge_counts[ei].first_reached += 1;
+                            if let (UNATTRIBUTED, [Some(value)]) = (owner, values.as_slice()) {
+                                let slot = Slot::Row(reach[edge.child].rows.len() - 1);
+                                pending.push((slot, value.clone()));
+                            }
+                        }
+                    }
                 }
-                let sql = match purpose {
-                    Purpose::Erase => &edge.select_locked,
-                    Purpose::Read => &edge.select_unlocked,
-                    Purpose::Export => &edge.select_export,
-                };
-                let child = &plan.tables[edge.child].table;
-                for row in fetch(client, child, sql, &edge.param_types(), &args)? {
-                    edge_counts[ei].matched += 1;
-                    let values: Vec<Option<String>> = edge
-                        .child_values
-                        .iter()
-                        .map(|p| row[p + 2].clone())
-                        .collect();
-                    if reach[edge.child].add(&plan.tables[edge.child], row, owner(&values)) {
-                        edge_counts[ei].first_reached += 1;
+                if let (false, Some(match_type)) = (pending.is_empty(), &edge.match_type) {
+                    let child = &plan.tables[edge.child].table;
+                    for (slot, owner) in resolve_owners(
+                        client,
+                        child,
+                        match_type,
+                        &pending,
+                        &parents_in_order,
+                        &owners_in_order,
+                    )? {
+                        match slot {
+                            Slot::Row(i) => reach[edge.child].owners[i] = owner,
+                            Slot::Deleted(i) => reach[edge.child].deleted[i] = owner,
+                        }
                     }
                 }
             }
@@ -277,6 +307,55 @@ pub fn find_rows(
             return Ok((reach, edge_counts));
         }
     }
+}
+
+/// Where an unattributed row is: fetched (index into `Reach::rows`) or deleted directly (into `Reach::deleted`).
+#[derive(Clone, Copy)]
+enum Slot {
+    Row(usize),
+    Deleted(usize),
+}
+
+/// Owners for rows whose referencing value equals a parent's value by the type's equality but not as text
+/// (`1.0` and `1`): the values compared in SQL (as the child table's owner — the operator is the type's code).
+fn resolve_owners(
+    client: &mut SpiClient<'_>,
+    child: &Table,
+    (type_sql, equals): &(String, String),
+    pending: &[(Slot, String)],
+    parents: &[String],
+    parent_owners: &[usize],
+) -> Result<Vec<(Slot, usize)>> {
+    let sql = format!(
+        "SELECT c.ord::text, p.ord::text FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS c(v, ord)
+           JOIN pg_catalog.unnest($2::text[]) WITH ORDINALITY AS p(v, ord)
+             ON CAST(c.v AS {type_sql}) {equals} CAST(p.v AS {type_sql})"
+    );
+    let values: Vec<String> = pending.iter().map(|(_, v)| v.clone()).collect();
+    let mut resolved: HashMap<usize, usize> = HashMap::new();
+    for row in fetch(
+        client,
+        child,
+        &sql,
+        &[TEXT_ARRAY, TEXT_ARRAY],
+        &[values.into(), parents.to_vec().into()],
+    )? {
+        let ordinal = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|o| o.parse::<usize>().ok())
+        };
+        if let (Some(c), Some(p)) = (ordinal(0), ordinal(1)) {
+            if let Some(&owner) = parent_owners.get(p - 1) {
+                resolved.entry(c - 1).or_insert(owner);
+            }
+        }
+    }
+    Ok(resolved
+        .into_iter()
+        .filter_map(|(c, owner)| pending.get(c).map(|(slot, _)| (*slot, owner)))
+        .collect())
 }
 
 /// The identity parameters addressing `rows` of `table`: one set for a keyed table (a `text[]` per key

@@ -258,14 +258,11 @@ fn _erase_jsonb(
     value: Option<JsonbDatum>,
     key: &[u8],
     rules: &str,
-    identifiers: Option<Vec<Option<String>>>,
-    kinds: Option<Vec<Option<String>>>,
+    identifiers: Option<i64>,
 ) -> Option<JsonbDatum> {
-    let (values, kinds) = (identifiers.unwrap_or_default(), kinds.unwrap_or_default());
     let ctx = Context {
         key,
-        values: &values,
-        kinds: &kinds,
+        identifiers: identifiers.unwrap_or(0),
     };
     value.map(|v| transform_or_replace(v, rules, &ctx).or_report())
 }
@@ -281,8 +278,7 @@ fn pseudonymize_jsonb(value: JsonbDatum, rules: JsonB) -> JsonbDatum {
     let key = crate::key::database_key_or_report();
     let ctx = Context {
         key: &key,
-        values: &[],
-        kinds: &[],
+        identifiers: 0,
     };
     transform_or_replace(value, &rules.0.to_string(), &ctx).or_report()
 }

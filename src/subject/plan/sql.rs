@@ -12,6 +12,7 @@ use crate::strategy::Param;
 pub const TEXT_ARRAY: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTARRAYOID);
 pub const TEXT: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::TEXTOID);
 pub const BYTEA: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::BYTEAOID);
+pub const INT8: PgOid = PgOid::BuiltIn(pg_sys::BuiltinOid::INT8OID);
 
 impl PlanTable {
     /// A `SELECT` of rows matching `predicate` in the layout of the fetched rows, with only what identifies
@@ -53,12 +54,9 @@ impl PlanTable {
     pub fn update_types(&self) -> Vec<PgOid> {
         let mut types = self.identity_types();
         types.push(BYTEA);
-        types.extend(self.update_params.iter().map(|p| {
-            if matches!(p, Param::Text(_)) {
-                TEXT
-            } else {
-                TEXT_ARRAY
-            }
+        types.extend(self.update_params.iter().map(|p| match p {
+            Param::Text(_) => TEXT,
+            Param::SubjectIdentifiers => INT8,
         }));
         types
     }
@@ -252,6 +250,7 @@ pub(super) fn type_names(types: &[PgOid]) -> Vec<String> {
         .map(|t| match *t {
             TEXT_ARRAY => "text[]",
             BYTEA => "bytea",
+            INT8 => "bigint",
             _ => "text",
         })
         .map(str::to_string)
