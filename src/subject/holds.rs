@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use serde_json::{json, Value};
@@ -55,16 +56,73 @@ impl Hold {
     }
 }
 
-/// Runs the read-only statements of `f` on the latest snapshot: a hold committed after this transaction's
-/// snapshot (REPEATABLE READ) is seen all the same.
-fn on_latest_snapshot<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    // SAFETY: pushes a registered copy of the latest snapshot for the statements below and pops it again; if
-    // an error escapes meanwhile, transaction (or subtransaction) abort resets the active snapshot stack.
-    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
-    let result = f();
-    // SAFETY: pops the snapshot pushed above.
-    unsafe { pg_sys::PopActiveSnapshot() };
-    result
+/// The rows (as text) of a read-only query on `gdpr.legal_hold`, run on the latest snapshot: a hold committed
+/// after this transaction's snapshot (REPEATABLE READ) is seen all the same. pgrx runs queries read-write once
+/// the transaction has an xid (an erasure's row locks give it one), and SPI then uses the transaction's
+/// snapshot; a read-only SPI query uses the active one, which is pushed here.
+fn latest_rows(sql: &str, args: &[DatumWithOid<'_>]) -> Result<Vec<Vec<Option<String>>>> {
+    let query = std::ffi::CString::new(sql)
+        .map_err(|_| GdprError::InvalidParameter("a hold query contains a NUL byte".into()))?;
+    Spi::connect(|_client| {
+        let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
+        let mut values: Vec<pg_sys::Datum> = Vec::with_capacity(args.len());
+        let mut nulls: Vec<std::os::raw::c_char> = Vec::with_capacity(args.len());
+        for a in args {
+            match a.datum() {
+                Some(d) => {
+                    values.push(d.sans_lifetime());
+                    nulls.push(b' ' as std::os::raw::c_char);
+                }
+                None => {
+                    values.push(pg_sys::Datum::from(0usize));
+                    nulls.push(b'n' as std::os::raw::c_char);
+                }
+            }
+        }
+        // SAFETY: SPI is connected (Spi::connect); the arrays outlive the call; the pushed snapshot is popped
+        // right after (an error escaping in between aborts the (sub)transaction, which resets the active
+        // snapshot stack); the tuple table is read, and copied, before Spi::connect finishes SPI.
+        unsafe {
+            pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
+            let status = pg_sys::SPI_execute_with_args(
+                query.as_ptr(),
+                args.len() as i32,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                true,
+                0,
+            );
+            pg_sys::PopActiveSnapshot();
+            if status != pg_sys::SPI_OK_SELECT as i32 {
+                return Err(GdprError::InvalidParameter(format!(
+                    "internal: reading gdpr.legal_hold returned SPI status {status}"
+                )));
+            }
+            let table = pg_sys::SPI_tuptable;
+            let mut rows = Vec::with_capacity(pg_sys::SPI_processed as usize);
+            if !table.is_null() {
+                let desc = (*table).tupdesc;
+                let width = (*desc).natts;
+                for i in 0..pg_sys::SPI_processed as usize {
+                    let tuple = *(*table).vals.add(i);
+                    let mut row = Vec::with_capacity(width as usize);
+                    for col in 1..=width {
+                        let c = pg_sys::SPI_getvalue(tuple, desc, col);
+                        row.push(if c.is_null() {
+                            None
+                        } else {
+                            let v = std::ffi::CStr::from_ptr(c).to_string_lossy().into_owned();
+                            pg_sys::pfree(c.cast());
+                            Some(v)
+                        });
+                    }
+                    rows.push(row);
+                }
+            }
+            Ok(rows)
+        }
+    })
 }
 
 /// Makes holds wait for this transaction, and this transaction for holds being placed now: an erasure,
@@ -80,49 +138,43 @@ pub fn block_new_holds() -> Result<()> {
 
 /// The active holds on `kind` subjects, those among `subject_ids` only if given, on the latest snapshot.
 pub fn active(kind: &str, subject_ids: Option<&[String]>) -> Result<Vec<Hold>> {
-    as_extension_owner(|| {
-        on_latest_snapshot(|| {
-            Spi::connect(|client| {
-                let mut out = Vec::new();
-                for r in client.select(
-                "SELECT id, subject_id, reason, placed_by::text, placed_at::text FROM gdpr.legal_hold
-                  WHERE kind = $1 AND released_at IS NULL AND ($2::text[] IS NULL OR subject_id = ANY ($2))
-                  ORDER BY id",
-                None,
-                &[kind.into(), subject_ids.map(<[String]>::to_vec).into()],
-            )? {
-                out.push(Hold {
-                    id: r.get::<i64>(1)?.unwrap_or_default(),
-                    kind: kind.to_string(),
-                    subject_id: r.get::<String>(2)?.unwrap_or_default(),
-                    reason: r.get::<String>(3)?.unwrap_or_default(),
-                    placed_by: r.get::<String>(4)?.unwrap_or_default(),
-                    placed_at: r.get::<String>(5)?.unwrap_or_default(),
-                });
+    let rows = as_extension_owner(|| {
+        latest_rows(
+            "SELECT id::text, subject_id, reason, placed_by::text, placed_at::text FROM gdpr.legal_hold
+              WHERE kind = $1 AND released_at IS NULL AND ($2::text[] IS NULL OR subject_id = ANY ($2))
+              ORDER BY id",
+            &[kind.into(), subject_ids.map(<[String]>::to_vec).into()],
+        )
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut r = r.into_iter().map(Option::unwrap_or_default);
+            let mut next = || r.next().unwrap_or_default();
+            Hold {
+                id: next().parse().unwrap_or_default(),
+                kind: kind.to_string(),
+                subject_id: next(),
+                reason: next(),
+                placed_by: next(),
+                placed_at: next(),
             }
-                Ok::<_, GdprError>(out)
-            })
         })
-    })
+        .collect())
 }
 
 /// The kinds that have active holds (latest snapshot).
 fn held_kinds() -> Result<Vec<String>> {
-    as_extension_owner(|| {
-        on_latest_snapshot(|| {
-            Spi::connect(|client| {
-                let mut out = Vec::new();
-                for r in client.select(
-                "SELECT DISTINCT kind FROM gdpr.legal_hold WHERE released_at IS NULL ORDER BY kind",
-                None,
-                &[],
-            )? {
-                out.extend(r.get::<String>(1)?);
-            }
-                Ok::<_, GdprError>(out)
-            })
-        })
-    })
+    let rows = as_extension_owner(|| {
+        latest_rows(
+            "SELECT DISTINCT kind FROM gdpr.legal_hold WHERE released_at IS NULL ORDER BY kind",
+            &[],
+        )
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect())
 }
 
 /// Whether the subject table of `kind` reaches any of `tables` (a held kind whose plan cannot be built matters

@@ -274,7 +274,8 @@ pub fn build(kind: &str) -> Result<ErasurePlan> {
 /// An erasure plan rooted at any table with a primary key (`kind` labels reports and the log): erases the
 /// given rows and everything tied to them, e.g. the rows collected under a withdrawn consent.
 /// `root_action` overrides the root table's declared action (a retention period's `delete` or `anonymize`); a
-/// root deleted that way leaves no marker of its own key (expired rows are not subjects to guard against).
+/// root deleted that way records no marker of its own key (expired rows are not subjects to guard against),
+/// only those of the columns other reached tables reference, as for any erased parent.
 pub fn build_rooted(
     kind: &str,
     root: pg_sys::Oid,
