@@ -72,7 +72,43 @@ pub fn lint_all() -> Result<Vec<Finding>> {
     lint_guard(&mut out)?;
     lint_consent(&mut out)?;
     lint_retention(&mut out)?;
+    lint_holds(&mut out)?;
     Ok(out)
+}
+
+/// Active legal holds on a kind no longer declared (its table dropped): they protect nothing any more.
+fn lint_holds(out: &mut Vec<Finding>) -> Result<()> {
+    let orphaned = crate::privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut found = Vec::new();
+            for r in client.select(
+                "SELECT h.id, h.kind, h.subject_id FROM gdpr.legal_hold h
+                  WHERE h.released_at IS NULL AND NOT EXISTS (SELECT 1 FROM gdpr.subject s WHERE s.kind = h.kind)
+                  ORDER BY h.id",
+                None,
+                &[],
+            )? {
+                found.push((
+                    r.get::<i64>(1)?.unwrap_or_default(),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                    r.get::<String>(3)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, GdprError>(found)
+        })
+    })?;
+    for (id, kind, subject) in orphaned {
+        out.push(Finding {
+            kind: "legal_hold".into(),
+            severity: "warning",
+            object: format!("legal hold {id}"),
+            message: format!(
+                "holds {kind} {subject}, but no subject kind \"{kind}\" is declared any more (its table was dropped): \
+                 it protects nothing; release it with gdpr.release_legal_hold({id})"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A retention period whose time column no index leads with: every batch of every run scans the whole table

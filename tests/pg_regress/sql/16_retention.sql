@@ -377,3 +377,6 @@ RESET ROLE;
 SELECT gdpr.declare_subject('rt_member', 'rt.members');
 SELECT r->'total_rows' AS total_rows FROM gdpr.anonymize_subjects('rt_member', '{1,2}') r;
 SELECT subject_id, rows_total, tables FROM gdpr.erasure_log WHERE kind = 'rt_member' ORDER BY subject_id;
+
+-- gdpr.lint() names an active hold whose kind is gone (the legal schema's table above was dropped).
+SELECT kind, severity, object, message FROM gdpr.lint() WHERE kind = 'legal_hold';
