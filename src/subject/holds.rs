@@ -3,6 +3,7 @@
 //! leaves its rows and says so. Holds are placed and released through two functions with their own grant
 //! (`gdpr.grant_legal_hold`); `gdpr.legal_hold` keeps every hold, released ones too, with who and when.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use pgrx::datum::DatumWithOid;
@@ -60,9 +61,7 @@ impl Hold {
 /// after this transaction's snapshot (REPEATABLE READ) is seen all the same. pgrx runs queries read-write once
 /// the transaction has an xid (an erasure's row locks give it one), and SPI then uses the transaction's
 /// snapshot; a read-only SPI query uses the active one, which is pushed here.
-fn latest_rows(sql: &str, args: &[DatumWithOid<'_>]) -> Result<Vec<Vec<Option<String>>>> {
-    let query = std::ffi::CString::new(sql)
-        .map_err(|_| GdprError::InvalidParameter("a hold query contains a NUL byte".into()))?;
+fn latest_rows(sql: &'static str, args: &[DatumWithOid<'_>]) -> Result<Vec<Vec<Option<String>>>> {
     Spi::connect(|_client| {
         let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
         let mut values: Vec<pg_sys::Datum> = Vec::with_capacity(args.len());
@@ -79,20 +78,14 @@ fn latest_rows(sql: &str, args: &[DatumWithOid<'_>]) -> Result<Vec<Vec<Option<St
                 }
             }
         }
-        // SAFETY: SPI is connected (Spi::connect); the arrays outlive the call; the pushed snapshot is popped
-        // right after (an error escaping in between aborts the (sub)transaction, which resets the active
-        // snapshot stack); the tuple table is read, and copied, before Spi::connect finishes SPI.
+        let plan = prepared(sql, &mut types)?;
+        // SAFETY: SPI is connected (Spi::connect); `plan` is a kept plan with these argument types; the arrays
+        // outlive the call; the pushed snapshot is popped right after (an error escaping in between aborts the
+        // (sub)transaction, which resets the active snapshot stack); the tuple table is read, and copied,
+        // before Spi::connect finishes SPI.
         unsafe {
             pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
-            let status = pg_sys::SPI_execute_with_args(
-                query.as_ptr(),
-                args.len() as i32,
-                types.as_mut_ptr(),
-                values.as_mut_ptr(),
-                nulls.as_ptr(),
-                true,
-                0,
-            );
+            let status = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 0);
             pg_sys::PopActiveSnapshot();
             if status != pg_sys::SPI_OK_SELECT as i32 {
                 return Err(GdprError::InvalidParameter(format!(
@@ -125,15 +118,55 @@ fn latest_rows(sql: &str, args: &[DatumWithOid<'_>]) -> Result<Vec<Vec<Option<St
     })
 }
 
+thread_local! {
+    /// The hold queries, planned once per backend (every erasure asks whether any hold is active). Kept plans
+    /// are re-planned by PostgreSQL when the tables they read change.
+    static PLANS: RefCell<HashMap<&'static str, pg_sys::SPIPlanPtr>> = RefCell::new(HashMap::new());
+}
+
+/// The kept plan of `sql` (SPI must be connected).
+fn prepared(sql: &'static str, types: &mut [pg_sys::Oid]) -> Result<pg_sys::SPIPlanPtr> {
+    if let Some(plan) = PLANS.with(|p| p.borrow().get(sql).copied()) {
+        return Ok(plan);
+    }
+    let query = std::ffi::CString::new(sql)
+        .map_err(|_| GdprError::InvalidParameter("a hold query contains a NUL byte".into()))?;
+    // SAFETY: SPI is connected; the plan is moved out of the SPI procedure context by SPI_keepplan so that it
+    // outlives this connection.
+    let plan = unsafe {
+        let plan = pg_sys::SPI_prepare(query.as_ptr(), types.len() as i32, types.as_mut_ptr());
+        if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
+            return Err(GdprError::InvalidParameter(
+                "internal: a hold query could not be prepared".into(),
+            ));
+        }
+        plan
+    };
+    PLANS.with(|p| p.borrow_mut().insert(sql, plan));
+    Ok(plan)
+}
+
+/// Takes a lock on `gdpr.legal_hold` until the end of the transaction (no SQL, no privilege check: the
+/// extension's own table).
+fn lock_holds(mode: u32) -> Result<()> {
+    // SAFETY: syscache lookups by name; LockRelationOid takes a heavyweight lock on an existing relation.
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"gdpr".as_ptr(), false);
+        let relation = pg_sys::get_relname_relid(c"legal_hold".as_ptr(), namespace);
+        if relation == pg_sys::Oid::INVALID {
+            return Err(GdprError::UndefinedTable("gdpr.legal_hold does not exist".into()));
+        }
+        pg_sys::LockRelationOid(relation, mode as i32);
+    }
+    Ok(())
+}
+
 /// Makes holds wait for this transaction, and this transaction for holds being placed now: an erasure,
 /// retention batch or withdrawal takes `gdpr.legal_hold` in SHARE mode (they do not block one another),
 /// `place_legal_hold` in SHARE ROW EXCLUSIVE mode, until commit. What a hold protects is then decided on
 /// holds that are committed and cannot change until the erasure ends.
 pub fn block_new_holds() -> Result<()> {
-    as_extension_owner(|| {
-        Spi::run("LOCK TABLE gdpr.legal_hold IN SHARE MODE")?;
-        Ok(())
-    })
+    lock_holds(pg_sys::ShareLock)
 }
 
 /// The active holds on `kind` subjects, those among `subject_ids` only if given, on the latest snapshot.
@@ -353,10 +386,7 @@ fn place(kind: &str, id: Vec<String>, reason: &str) -> Result<i64> {
     );
     require_privileges(&plan.tables[0].table, &[Privilege::Select], &what)?;
     let id = check_key_values(&plan, &id)?;
-    as_extension_owner(|| {
-        Spi::run("LOCK TABLE gdpr.legal_hold IN SHARE ROW EXCLUSIVE MODE")?;
-        Ok(())
-    })?;
+    lock_holds(pg_sys::ShareRowExclusiveLock)?;
     let types = vec![TEXT_ARRAY; plan.root_key_len];
     let args: Vec<pgrx::datum::DatumWithOid<'_>> =
         id.iter().map(|v| vec![v.clone()].into()).collect();
