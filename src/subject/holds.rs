@@ -85,7 +85,8 @@ fn latest_rows(sql: &'static str, args: &[DatumWithOid<'_>]) -> Result<Vec<Vec<O
         // before Spi::connect finishes SPI.
         unsafe {
             pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
-            let status = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 0);
+            let status =
+                pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 0);
             pg_sys::PopActiveSnapshot();
             if status != pg_sys::SPI_OK_SELECT as i32 {
                 return Err(GdprError::InvalidParameter(format!(
@@ -154,7 +155,9 @@ fn lock_holds(mode: u32) -> Result<()> {
         let namespace = pg_sys::get_namespace_oid(c"gdpr".as_ptr(), false);
         let relation = pg_sys::get_relname_relid(c"legal_hold".as_ptr(), namespace);
         if relation == pg_sys::Oid::INVALID {
-            return Err(GdprError::UndefinedTable("gdpr.legal_hold does not exist".into()));
+            return Err(GdprError::UndefinedTable(
+                "gdpr.legal_hold does not exist".into(),
+            ));
         }
         pg_sys::LockRelationOid(relation, mode as i32);
     }
