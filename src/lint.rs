@@ -13,21 +13,44 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Whether some valid, non-partial index of `table` leads with one of `cols` (so `col = ANY(...)` can use it).
-fn has_leading_index(table: pg_sys::Oid, cols: &[String]) -> Result<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                          JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                         WHERE i.indrelid = $1 AND i.indpred IS NULL AND a.attname::text = ANY ($2))",
-        &[table.into(), cols.to_vec().into()],
-    )?
-    .unwrap_or(false))
+/// Whether some valid, non-partial index of `table` serves a statement comparing `cols` (with `= ANY`) and
+/// `also_equal` (a polymorphic link's type column, with `=`): its leading key columns are all among those, in
+/// any order, and include one of `cols` — `(record_type, record_id)` serves `record_id = ANY(…) AND
+/// record_type = 'Guest'`; `(record_type)` alone does not.
+fn has_serving_index(table: pg_sys::Oid, cols: &[String], also_equal: &[String]) -> Result<bool> {
+    let indexes: Vec<Vec<Option<String>>> = Spi::connect(|client| {
+        let mut out = Vec::new();
+        for r in client.select(
+            "SELECT ARRAY(SELECT a.attname::text
+                            FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)
+                            LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                           ORDER BY k.ord)
+               FROM pg_catalog.pg_index i
+              WHERE i.indrelid = $1 AND i.indpred IS NULL AND i.indisvalid",
+            None,
+            &[table.into()],
+        )? {
+            out.push(r.get::<Vec<Option<String>>>(1)?.unwrap_or_default());
+        }
+        Ok::<_, GdprError>(out)
+    })?;
+    let equal = |c: &Option<String>| {
+        c.as_ref()
+            .is_some_and(|c| cols.contains(c) || also_equal.contains(c))
+    };
+    Ok(indexes.iter().any(|index| {
+        index
+            .iter()
+            .take_while(|c| equal(c))
+            .any(|c| c.as_ref().is_some_and(|c| cols.contains(c)))
+    }))
 }
 
 fn lint_plan(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
     for edge in &plan.edges {
         let child = &plan.tables[edge.child].table;
-        if !has_leading_index(child.oid, &edge.child_cols)? {
+        let type_col: Vec<String> = edge.discriminator_column.iter().cloned().collect();
+        if !has_serving_index(child.oid, &edge.child_cols, &type_col)? {
             out.push(Finding {
                 kind: plan.kind.clone(),
                 severity: "warning",
@@ -117,7 +140,7 @@ fn lint_retention(out: &mut Vec<Finding>) -> Result<()> {
     for declared in crate::catalog::retention::load()? {
         match declared.retention {
             Ok(r) => {
-                if !has_leading_index(r.table.oid, std::slice::from_ref(&r.time_col.name))? {
+                if !has_serving_index(r.table.oid, std::slice::from_ref(&r.time_col.name), &[])? {
                     out.push(Finding {
                         kind: "retention".into(),
                         severity: "warning",

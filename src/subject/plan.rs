@@ -113,6 +113,8 @@ pub struct PlanEdge {
     /// that reaches it, so what it shows is what reached the subject.
     pub select_export: String,
     pub discriminator: Option<String>,
+    /// The column the discriminator value is compared with (a polymorphic link's type column).
+    pub discriminator_column: Option<String>,
     pub child_cols: Vec<String>,
     pub label: String,
     pub blocks_delete: bool,
@@ -502,6 +504,7 @@ pub fn build_rooted(
             select_child_refs: String::new(),
             select_parents: String::new(),
             discriminator: r.discriminator.as_ref().map(|(_, v)| v.clone()),
+            discriminator_column: r.discriminator.as_ref().map(|(c, _)| c.clone()),
             child_cols: r.child_cols.clone(),
             label: format!(
                 "{}({}) → {}({}) by {}",
