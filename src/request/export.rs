@@ -22,7 +22,7 @@ pub type ExportedRow = (String, String, Value);
 fn for_each_table(
     plan: &ErasurePlan,
     id: &[String],
-    mut f: impl FnMut(&PlanTable, Vec<Value>) -> Result<()>,
+    mut f: impl FnMut(&PlanTable, &str, Vec<Value>) -> Result<()>,
 ) -> Result<(String, bool)> {
     reach::check_key_length(plan, id)?;
     let what = format!("exporting {} {}", plan.kind, subject_label(id));
@@ -30,15 +30,15 @@ fn for_each_table(
         require_privileges(&t.table, &[Privilege::Select], &what)?;
     }
     let id = reach::check_key_values(plan, id)?;
-    let reached = Spi::connect_mut(|client| {
+    let (reached, edge_counts) = Spi::connect_mut(|client| {
         find_rows(client, plan, std::slice::from_ref(&id), Purpose::Export)
-            .map(|(reached, _)| reached)
     })?;
     if reached[0].rows.is_empty() {
         return Ok((subject_label(&id), false));
     }
     let label = stored_label(plan, &reached[0]).unwrap_or_else(|| subject_label(&id));
-    for (t, r) in plan.tables.iter().zip(&reached) {
+    let paths = reach::reached_paths(plan, &edge_counts);
+    for ((t, r), path) in plan.tables.iter().zip(&reached).zip(&paths) {
         if r.rows.is_empty() {
             continue;
         }
@@ -54,7 +54,7 @@ fn for_each_table(
             })?;
             rows.push(serde_json::from_str(text)?);
         }
-        f(t, rows)?;
+        f(t, path, rows)?;
     }
     Ok((label, true))
 }
@@ -70,10 +70,10 @@ fn not_found(plan: &ErasurePlan, label: &str) -> GdprError {
 pub fn export_rows(kind: &str, id: Vec<String>) -> Result<Vec<ExportedRow>> {
     let plan = cache::plan_for(kind)?;
     let mut out = Vec::new();
-    let (label, found) = for_each_table(&plan, &id, |t, rows| {
+    let (label, found) = for_each_table(&plan, &id, |t, path, rows| {
         out.extend(
             rows.into_iter()
-                .map(|row| (t.table.display.clone(), t.path.clone(), row)),
+                .map(|row| (t.table.display.clone(), path.to_string(), row)),
         );
         Ok(())
     })?;
@@ -125,7 +125,7 @@ pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
     let mut tables = Vec::new();
     let mut categories: BTreeSet<&str> = BTreeSet::new();
     let mut consents = Vec::new();
-    let (subject_id, found) = for_each_table(&plan, &id, |t, rows| {
+    let (subject_id, found) = for_each_table(&plan, &id, |t, path, rows| {
         consents.extend(referenced_consents(t, &rows, &consent_columns));
         categories.extend(t.categories.iter().map(|c| c.category));
         let columns: serde_json::Map<String, Value> = t
@@ -135,7 +135,7 @@ pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
             .collect();
         tables.push(json!({
             "table": t.table.display,
-            "path": t.path,
+            "path": path,
             "categories": columns,
             "row_count": rows.len(),
             "rows": rows,

@@ -17,8 +17,8 @@ use super::holds::{self, Hold};
 use super::identifiers::subject_identifiers;
 use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, row_label,
-    subject_label, EdgeCount, Purpose, Reach, Row,
+    check_key_length, check_key_values, execute, find_rows, identity_args, reached_paths,
+    row_label, subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
 use crate::audit;
@@ -137,6 +137,7 @@ fn apply(
 }
 
 fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) -> Vec<Value> {
+    let paths = reached_paths(plan, edge_counts);
     plan.tables
         .iter()
         .enumerate()
@@ -154,7 +155,7 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
                 "table": t.table.display,
                 "action": action,
                 "rows": reach[i].count(),
-                "path": t.path,
+                "path": paths[i],
             });
             if t.action == Action::Anonymize {
                 entry["columns"] = json!(t.changed);

@@ -451,6 +451,36 @@ pub fn owners(
     }
 }
 
+/// How each table's rows were reached in this reach: from the subject, through references that reached rows
+/// first (`users ← activity_streams(o_id)`), never through one that matched none. A table the reach found no
+/// row in keeps the plan's breadth-first path.
+pub fn reached_paths(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Vec<String> {
+    let mut paths: Vec<Option<String>> = vec![None; plan.tables.len()];
+    paths[0] = Some(plan.tables[0].table.display.clone());
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (e, count) in plan.edges.iter().zip(edge_counts) {
+            if count.first_reached == 0 || paths[e.child].is_some() {
+                continue;
+            }
+            if let Some(parent) = paths[e.parent].clone() {
+                paths[e.child] = Some(format!(
+                    "{parent} ← {}({})",
+                    plan.tables[e.child].table.display,
+                    e.child_cols.join(", ")
+                ));
+                changed = true;
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .zip(&plan.tables)
+        .map(|(p, t)| p.unwrap_or_else(|| t.path.clone()))
+        .collect()
+}
+
 /// A subject id has one value per column of the subject table's key.
 pub fn check_key_length(plan: &ErasurePlan, id: &[String]) -> Result<()> {
     if id.len() != plan.root_key_len {

@@ -319,3 +319,22 @@ DROP SCHEMA keyx CASCADE;
 DROP SCHEMA req, req_mal, shop CASCADE;
 DROP OWNED BY regress_support, regress_plugin, regress_shop;
 DROP ROLE regress_support, regress_plugin, regress_shop;
+
+-- The report's path is a route that reached rows: streams found through the polymorphic link, not through the
+-- foreign key that matched none.
+CREATE SCHEMA pth;
+CREATE TABLE pth.users (id int PRIMARY KEY, email text);
+CREATE TABLE pth.streams (id int PRIMARY KEY, created_by_id int REFERENCES pth.users, o_type text, o_id int, note text);
+CREATE INDEX ON pth.streams (created_by_id);
+CREATE INDEX ON pth.streams (o_type, o_id);
+INSERT INTO pth.users VALUES (1, 'one@mail.example'), (2, 'two@mail.example');
+INSERT INTO pth.streams VALUES (10, 2, 'User', 1, 'about one'), (11, 2, 'User', 1, 'about one again');
+SELECT gdpr.declare_subject('pth_user', 'pth.users');
+SELECT gdpr.declare_pii('pth.users', 'email', 'fake_email');
+SELECT gdpr.declare_pii('pth.streams', 'note', 'null');
+SELECT gdpr.declare_link('pth.streams', '{o_id}', 'pth.users', '{id}', 'o_type', 'User');
+SELECT t->>'table' AS "table", t->>'rows' AS rows, t->>'path' AS path
+  FROM jsonb_array_elements(gdpr.anonymize_subject('pth_user', '1', dry_run => true)->'tables') t;
+SELECT t->>'table' AS "table", t->>'path' AS path
+  FROM jsonb_array_elements(gdpr.export_subject('pth_user', '1')->'tables') t;
+DROP SCHEMA pth CASCADE;
