@@ -235,6 +235,16 @@ pub fn set_list(
         })?;
         match lookup(strategy_name)?.erase_expr(&col, options, &mut params) {
             Some(expr) => {
+                // An empty text stays empty (and NULL stays NULL): a fake must not invent an address the
+                // person never gave. Only `constant` writes its value whatever was there.
+                let expr = if col.category == "S" && strategy_name != "constant" {
+                    format!(
+                        "CASE WHEN {c} IS NULL OR {c} OPERATOR(pg_catalog.=) '' THEN {c} ELSE {expr} END",
+                        c = col.sql_name
+                    )
+                } else {
+                    expr
+                };
                 assignments.push(format!("{} = {expr}", col.sql_name));
                 columns.push(col.name.clone());
             }

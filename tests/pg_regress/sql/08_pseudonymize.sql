@@ -85,3 +85,17 @@ SELECT gdpr.hash('x') = gdpr.hash('x') AS dpo_may_hash;
 SELECT regress.try($$SELECT key FROM gdpr.key$$);
 RESET ROLE;
 DROP SCHEMA pz CASCADE;
+
+-- An empty text stays empty and NULL stays NULL (no invented address for a person who gave none); only
+-- `constant` writes its value whatever was there. Erasures use the same expressions.
+CREATE TABLE public.empties (id int PRIMARY KEY, street text, city text, email text, note text);
+INSERT INTO public.empties VALUES (1, '', NULL, '', ''), (2, 'Dlouhá 5', 'Praha', 'a@mail.example', NULL);
+SELECT gdpr.declare_pii('public.empties', 'street', 'fake_address');
+SELECT gdpr.declare_pii('public.empties', 'city', 'fake_city');
+SELECT gdpr.declare_pii('public.empties', 'email', 'hash');
+SELECT gdpr.declare_pii('public.empties', 'note', 'constant', '{"value": "[removed]"}');
+SELECT (gdpr.pseudonymize_table('public.empties'))->'rows' AS rows;
+SELECT id, street = '' AS street_empty, street = 'Dlouhá 5' AS street_kept, city IS NULL AS city_null,
+       city = 'Praha' AS city_kept, email = '' AS email_empty, note
+  FROM public.empties ORDER BY id;
+DROP TABLE public.empties;
