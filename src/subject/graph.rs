@@ -49,6 +49,26 @@ const LINKS: &str = "
                         WHERE x.child = l.child AND x.child_cols = l.child_cols)
      ORDER BY l.id";
 
+/// Every FOREIGN KEY between `tables` as (child, parent) — excluded ones too: an exclusion means "do not follow",
+/// not "does not exist", and deletes must still come before the rows they reference.
+pub fn foreign_key_pairs(tables: &[pg_sys::Oid]) -> Result<Vec<(pg_sys::Oid, pg_sys::Oid)>> {
+    Spi::connect(|client| {
+        let mut pairs = Vec::new();
+        for r in client.select(
+            "SELECT DISTINCT k.conrelid, k.confrelid FROM pg_catalog.pg_constraint k
+              WHERE k.contype = 'f' AND k.conparentid = 0 AND k.conrelid = ANY ($1) AND k.confrelid = ANY ($1)",
+            None,
+            &[tables.to_vec().into()],
+        )? {
+            pairs.push((
+                r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+            ));
+        }
+        Ok::<_, GdprError>(pairs)
+    })
+}
+
 pub fn load_references() -> Result<Vec<Reference>> {
     Spi::connect(|client| {
         let mut refs = Vec::new();

@@ -646,9 +646,21 @@ pub fn build_rooted(
             delete_directly: false,
         });
     }
+    // Deletes go children first along the FOREIGN KEYs between the plan's tables — excluded ones too (an
+    // exclusion means "do not follow", not "does not exist"); declared links constrain nothing in the database.
+    let references: Vec<(usize, usize)> = graph::foreign_key_pairs(&order)?
+        .into_iter()
+        .filter_map(|(child, parent)| Some((*index.get(&child)?, *index.get(&parent)?)))
+        .collect();
     for i in 1..tables.len() {
         let t = &tables[i];
-        let leaf = !plan_edges.iter().any(|e| e.parent == i);
+        // Deleted straight from its parents' keys while the reach is walked — before any other table's rows:
+        // only if no other table of the plan references it through a FOREIGN KEY (a file an attachment row
+        // points at must outlive that row's deletion).
+        let leaf = !plan_edges.iter().any(|e| e.parent == i)
+            && !references
+                .iter()
+                .any(|&(child, parent)| parent == i && child != i);
         let guards_a_delete = plan_edges
             .iter()
             .any(|e| e.child == i && e.blocks_delete && tables[e.parent].action == Action::Delete);
@@ -682,7 +694,7 @@ pub fn build_rooted(
         e.select_parents = parent.select_identity(&parent_match, &[]);
     }
 
-    let delete_order = children_first(&tables, &plan_edges);
+    let delete_order = children_first(&tables, &references);
     Ok(ErasurePlan {
         kind: kind.to_string(),
         tables,
@@ -699,16 +711,16 @@ pub fn build_rooted(
 }
 
 /// Delete tables ordered so that a table comes before every table it references (cycles broken by plan order).
-fn children_first(tables: &[PlanTable], edges: &[PlanEdge]) -> Vec<usize> {
+fn children_first(tables: &[PlanTable], references: &[(usize, usize)]) -> Vec<usize> {
     let mut pending: Vec<usize> = (0..tables.len())
         .filter(|i| tables[*i].action == Action::Delete)
         .collect();
     let mut order = Vec::new();
     while !pending.is_empty() {
         let has_pending_child = |t: usize, pending: &[usize]| {
-            edges
+            references
                 .iter()
-                .any(|e| e.parent == t && e.child != t && pending.contains(&e.child))
+                .any(|&(child, parent)| parent == t && child != t && pending.contains(&child))
         };
         let pick = pending
             .iter()

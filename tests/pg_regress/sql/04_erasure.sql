@@ -134,3 +134,25 @@ SELECT regress.try($$SELECT gdpr.anonymize_session(NULL::bigint)$$);
 
 DROP SCHEMA chat CASCADE;
 DROP SCHEMA era CASCADE;
+
+-- Deletes follow every FOREIGN KEY between the tables an erasure deletes from, excluded ones too: files reached
+-- through a reverse link, whose foreign key from the attachment rows is excluded, are deleted after them.
+CREATE SCHEMA att;
+CREATE TABLE att.guests (id int PRIMARY KEY, email text);
+CREATE TABLE att.store_files (id int PRIMARY KEY, filename text);
+CREATE TABLE att.stores (id int PRIMARY KEY, guest_id int NOT NULL REFERENCES att.guests,
+                         store_file_id int NOT NULL UNIQUE REFERENCES att.store_files);
+CREATE INDEX ON att.stores (guest_id);
+INSERT INTO att.guests VALUES (1, 'one@mail.example');
+INSERT INTO att.store_files VALUES (10, 'passport.pdf');
+INSERT INTO att.stores VALUES (100, 1, 10);
+SELECT gdpr.declare_subject('att_guest', 'att.guests');
+SELECT gdpr.declare_pii('att.guests', 'email', 'fake_email');
+SELECT gdpr.exclude_reference('att.stores', '{store_file_id}');
+SELECT gdpr.declare_link('att.store_files', '{id}', 'att.stores', '{store_file_id}');
+SELECT gdpr.declare_erase_action('att.stores', 'delete');
+SELECT gdpr.declare_erase_action('att.store_files', 'delete');
+SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
+  FROM jsonb_array_elements(gdpr.anonymize_subject('att_guest', '1')->'tables') t;
+SELECT (SELECT count(*) FROM att.stores) AS stores, (SELECT count(*) FROM att.store_files) AS files;
+DROP SCHEMA att CASCADE;

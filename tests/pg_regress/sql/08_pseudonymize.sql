@@ -94,7 +94,9 @@ SELECT gdpr.declare_pii('public.empties', 'street', 'fake_address');
 SELECT gdpr.declare_pii('public.empties', 'city', 'fake_city');
 SELECT gdpr.declare_pii('public.empties', 'email', 'hash');
 SELECT gdpr.declare_pii('public.empties', 'note', 'constant', '{"value": "[removed]"}');
+SET client_min_messages = warning;
 SELECT (gdpr.pseudonymize_table('public.empties'))->'rows' AS rows;
+RESET client_min_messages;
 SELECT id, street = '' AS street_empty, street = 'Dlouhá 5' AS street_kept, city IS NULL AS city_null,
        city = 'Praha' AS city_kept, email = '' AS email_empty, note
   FROM public.empties ORDER BY id;
