@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use super::guard;
 use super::holds::{self, Hold};
 use super::identifiers::subject_identifiers;
-use super::plan::{Action, ErasurePlan, Identity, PlanTable};
+use super::plan::{Action, ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
 use super::reach::{
-    check_key_length, check_key_values, execute, find_rows, identity_args, reached_paths,
+    check_key_length, check_key_values, execute, fetch, find_rows, identity_args, reached_paths,
     row_label, subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
@@ -85,6 +85,66 @@ fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Resu
                 "{} is erased by delete, but {} of its rows are referenced through {} (ON DELETE NO ACTION/RESTRICT) \
                  and would only be anonymized: declare gdpr.declare_erase_action('{}', 'delete') or exclude the reference",
                 parent.table.display, matched, edge.label, child.table.display
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rows that an excluded FOREIGN KEY (NO ACTION / RESTRICT) keeps pointing at rows this erasure deletes would
+/// make the delete fail half-way (`23503`): refused up front, in dry runs too, naming the key. Rows of the
+/// referencing table that the erasure deletes itself (reached another way) do not count.
+fn check_excluded_referrers(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    reach: &[Reach],
+    what: &str,
+) -> Result<()> {
+    for x in &plan.excluded_referrers {
+        let parent = &plan.tables[x.parent];
+        if parent.action != Action::Delete || reach[x.parent].rows.is_empty() {
+            continue;
+        }
+        require_privileges(&x.child, &[Privilege::Select], what)?;
+        let mut columns: Vec<Vec<String>> = vec![Vec::new(); x.parent_values.len()];
+        for row in &reach[x.parent].rows {
+            let tuple: Option<Vec<String>> =
+                x.parent_values.iter().map(|p| row[p + 2].clone()).collect();
+            if let Some(tuple) = tuple {
+                for (c, v) in columns.iter_mut().zip(tuple) {
+                    c.push(v);
+                }
+            }
+        }
+        let mut types = vec![TEXT_ARRAY; columns.len()];
+        let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+        if let Some(c) = x.child_index {
+            let child = &plan.tables[c];
+            if let Identity::Key(idx) = &child.identity {
+                // The child's reached rows go with the erasure only if it deletes them.
+                let rows: &[Row] = if child.action == Action::Delete {
+                    &reach[c].rows
+                } else {
+                    &[]
+                };
+                for i in idx {
+                    let keys: Vec<Option<String>> = rows.iter().map(|r| r[i + 2].clone()).collect();
+                    types.push(TEXT_ARRAY);
+                    args.push(keys.into());
+                }
+            }
+        }
+        let rows = fetch(client, &x.child, &x.count_sql, &types, &args)?;
+        let count: i64 = rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if count > 0 {
+            return Err(GdprError::ForeignKeyViolation(format!(
+                "{what} would delete rows of {} that {count} row(s) of {} still reference through {}, which is \
+                 excluded (ON DELETE NO ACTION/RESTRICT): stop excluding it, or let those rows go with the erasure",
+                parent.table.display, x.child.display, x.label
             )));
         }
     }
@@ -529,6 +589,7 @@ pub fn run(
     let mut trace_report = Vec::new();
     if !reach[0].rows.is_empty() {
         check_delete_conflicts(plan, &edge_counts)?;
+        Spi::connect_mut(|client| check_excluded_referrers(client, plan, &reach, &what))?;
         if !dry_run || trace_tables.is_some() {
             trace_report = Spi::connect_mut(|client| {
                 let identifiers = subject_identifiers(client, plan, &reach)?;

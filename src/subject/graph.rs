@@ -49,6 +49,51 @@ const LINKS: &str = "
                         WHERE x.child = l.child AND x.child_cols = l.child_cols)
      ORDER BY l.id";
 
+/// A FOREIGN KEY an erasure does not follow (excluded) onto one of its tables, with ON DELETE NO ACTION or
+/// RESTRICT: its rows make deleting the rows they reference fail.
+pub struct ExcludedKey {
+    pub child: pg_sys::Oid,
+    pub child_cols: Vec<String>,
+    pub parent: pg_sys::Oid,
+    pub parent_cols: Vec<String>,
+    pub name: String,
+}
+
+/// The excluded FOREIGN KEYs with NO ACTION / RESTRICT that reference any of `tables`.
+pub fn excluded_blocking_keys(tables: &[pg_sys::Oid]) -> Result<Vec<ExcludedKey>> {
+    Spi::connect(|client| {
+        let mut keys = Vec::new();
+        for r in client.select(
+            "SELECT k.conrelid, k.confrelid, k.conname::text,
+                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
+                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                            JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+               FROM pg_catalog.pg_constraint k
+              WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = ANY ($1)
+                AND k.confdeltype IN ('a', 'r')
+                AND EXISTS (SELECT 1 FROM gdpr.excluded_reference x
+                             WHERE x.child = k.conrelid::regclass
+                               AND x.child_cols::text[] = ARRAY(
+                                   SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
+                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n
+                                    ORDER BY u.i))
+              ORDER BY k.conrelid::regclass::text, k.conname",
+            None,
+            &[tables.to_vec().into()],
+        )? {
+            keys.push(ExcludedKey {
+                child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+                name: r.get::<String>(3)?.unwrap_or_default(),
+                child_cols: r.get::<Vec<String>>(4)?.unwrap_or_default(),
+                parent_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
+            });
+        }
+        Ok::<_, GdprError>(keys)
+    })
+}
+
 /// Every FOREIGN KEY between `tables` as (child, parent) — excluded ones too: an exclusion means "do not follow",
 /// not "does not exist", and deletes must still come before the rows they reference.
 pub fn foreign_key_pairs(tables: &[pg_sys::Oid]) -> Result<Vec<(pg_sys::Oid, pg_sys::Oid)>> {

@@ -148,6 +148,24 @@ pub struct ErasurePlan {
     pub needs_identifiers: bool,
     /// Parent rows of the subject outside the reach (a session's guest) whose PII `scrub` also looks for.
     pub identifier_sources: Vec<IdentifierSource>,
+    /// Excluded FOREIGN KEYs (NO ACTION / RESTRICT) onto the plan's tables: rows of theirs that still reference
+    /// rows the erasure deletes make it fail — found before anything changes, in dry runs too.
+    pub excluded_referrers: Vec<ExcludedReferrer>,
+}
+
+#[derive(Debug)]
+pub struct ExcludedReferrer {
+    /// The referenced plan table and the positions (in its fetched rows) of the referenced columns.
+    pub parent: usize,
+    pub parent_values: Vec<usize>,
+    pub child: Table,
+    /// The plan table of the referencing table, if the erasure reaches it another way (its reached rows go
+    /// with the erasure and do not count).
+    pub child_index: Option<usize>,
+    /// Counts referencing rows: `$1..` one `text[]` per referenced column; then, with `child_index`, the
+    /// child's identity arrays of rows not to count.
+    pub count_sql: String,
+    pub label: String,
 }
 
 /// A declared PII column whose values `scrub` looks for.
@@ -379,6 +397,20 @@ pub fn build_rooted(
             "subject table {} of kind \"{kind}\" no longer has a primary key",
             tables_info[0].0.display
         )));
+    }
+
+    // Excluded foreign keys that would refuse the deletes: their referenced columns are fetched too.
+    let mut excluded_keys = Vec::new();
+    for k in graph::excluded_blocking_keys(&order)? {
+        let Some(&parent) = index.get(&k.parent) else {
+            continue;
+        };
+        let parent_cols = introspect::columns(&tables_info[parent].0, &k.parent_cols)?;
+        let parent_values: Vec<usize> = parent_cols
+            .iter()
+            .map(|c| position(&mut tables_info[parent].1, c))
+            .collect();
+        excluded_keys.push((k, parent, parent_values));
     }
 
     let mut edges = Vec::new();
@@ -695,6 +727,39 @@ pub fn build_rooted(
     }
 
     let delete_order = children_first(&tables, &references);
+    let mut excluded_referrers = Vec::new();
+    for (k, parent, parent_values) in excluded_keys {
+        let child = introspect::table(k.child)?;
+        let child_cols = introspect::columns(&child, &k.child_cols)?;
+        let cols: Vec<&Column> = child_cols.iter().collect();
+        let child_index = index.get(&k.child).copied();
+        let mut count_sql = format!(
+            "SELECT count(*)::text FROM {} AS t WHERE {}",
+            child.sql_name,
+            match_values(&cols, 1)
+        );
+        if let Some(c) = child_index {
+            if let Identity::Key(idx) = &tables[c].identity {
+                let key: Vec<&Column> = idx.iter().map(|i| &tables[c].fetched[*i]).collect();
+                count_sql.push_str(&format!(" AND NOT {}", match_values(&key, cols.len() + 1)));
+            }
+        }
+        excluded_referrers.push(ExcludedReferrer {
+            parent,
+            parent_values,
+            label: format!(
+                "{}({}) → {}({}) by foreign key {}",
+                child.display,
+                k.child_cols.join(", "),
+                tables[parent].table.display,
+                k.parent_cols.join(", "),
+                k.name
+            ),
+            child,
+            child_index,
+            count_sql,
+        });
+    }
     Ok(ErasurePlan {
         kind: kind.to_string(),
         tables,
@@ -707,6 +772,7 @@ pub fn build_rooted(
         delete_order,
         needs_identifiers,
         identifier_sources,
+        excluded_referrers,
     })
 }
 

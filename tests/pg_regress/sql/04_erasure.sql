@@ -155,4 +155,14 @@ SELECT gdpr.declare_erase_action('att.store_files', 'delete');
 SELECT t->>'table' AS "table", t->>'action' AS action, t->>'rows' AS rows
   FROM jsonb_array_elements(gdpr.anonymize_subject('att_guest', '1')->'tables') t;
 SELECT (SELECT count(*) FROM att.stores) AS stores, (SELECT count(*) FROM att.store_files) AS files;
+-- A file another guest's attachment still references through the excluded key: the real erasure would fail on
+-- it (23503), so the dry run says so too, with the same SQLSTATE, naming the key — and nothing changes.
+INSERT INTO att.guests VALUES (2, 'two@mail.example'), (3, 'three@mail.example');
+INSERT INTO att.store_files VALUES (20, 'shared.pdf');
+ALTER TABLE att.stores DROP CONSTRAINT stores_store_file_id_key;
+ALTER TABLE att.stores ADD CONSTRAINT stores_file_guest UNIQUE (store_file_id, guest_id);
+INSERT INTO att.stores VALUES (200, 2, 20), (300, 3, 20);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('att_guest', '2', dry_run => true)$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('att_guest', '2')$$);
+SELECT (SELECT count(*) FROM att.stores) AS stores, (SELECT count(*) FROM att.store_files) AS files;
 DROP SCHEMA att CASCADE;
