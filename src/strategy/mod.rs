@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::catalog::introspect::{self, Column, Table};
 use crate::error::{GdprError, Result};
 
+mod automata;
 pub mod category;
 mod constant;
 mod fake_email;

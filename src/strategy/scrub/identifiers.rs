@@ -4,19 +4,12 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::{check_interrupts, Steps};
 use crate::error::{GdprError, Result};
 use crate::normalize::url_encoded;
-
-/// Needle bytes per automaton. One automaton over 400,000 identifiers took 45 s to build, in one call that no
-/// cancel could stop: its sparse states scatter over hundreds of megabytes. Sorted needles in automata of this
-/// size build in cache, so building is linear (1M identifiers in about 2 s) and a cancel is noticed between two.
-const CHUNK_BYTES: usize = 256 * 1024;
-
-/// Needles longer than this are searched for as plain substrings: an automaton would spend a state on each byte.
-const LITERAL_BYTES: usize = 64 * 1024;
+use crate::strategy::automata::{self, LITERAL_BYTES};
 
 /// Upper bound on the (distinct, lower-cased) needle bytes: the automata take about ten times as much memory,
 /// which Rust cannot fail gracefully to allocate.
@@ -86,43 +79,14 @@ impl Identifiers {
             }
         }
         check_interrupts();
-        let (literals, mut needles): (Vec<_>, Vec<_>) = needles
+        let (literals, needles): (Vec<_>, Vec<_>) = needles
             .into_iter()
             .partition(|(n, _)| n.len() > LITERAL_BYTES);
-        // Sorted, needles sharing a prefix share an automaton and its states.
-        needles.sort_unstable();
-        let mut automata = Vec::new();
-        let mut rest = needles.as_slice();
-        while !rest.is_empty() {
-            check_interrupts();
-            let mut taken = 0;
-            let mut size = 0;
-            while taken < rest.len() && size < CHUNK_BYTES {
-                size += rest[taken].0.len();
-                taken += 1;
-            }
-            let (chunk, tail) = rest.split_at(taken);
-            rest = tail;
-            // A subject's few identifiers (one erasure) fit one automaton, built in microseconds as it is;
-            // several chunks (a huge list) are compacted, which costs a conversion but keeps searches in cache.
-            let kind = if automata.is_empty() && rest.is_empty() {
-                AhoCorasickKind::NoncontiguousNFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            };
-            // Leftmost-longest over the lower-cased text: each automaton builds in milliseconds, where a
-            // case-insensitive Unicode regex over the same alternation would take far longer to compile.
-            let automaton = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(kind))
-                .build(chunk.iter().map(|(n, _)| n))
-                .map_err(|e| {
-                    GdprError::InvalidParameter(format!(
-                        "scrub: cannot build the identifier matcher: {e}"
-                    ))
-                })?;
-            automata.push((automaton, chunk.iter().map(|(_, p)| *p).collect()));
-        }
+        let mut sorted: Vec<(&str, u32)> = needles.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+        sorted.sort_unstable();
+        // Leftmost-longest over the lower-cased text: each automaton builds in milliseconds, where a
+        // case-insensitive Unicode regex over the same alternation would take far longer to compile.
+        let automata = automata::chunked(&sorted, MatchKind::LeftmostLongest, &mut steps, "scrub")?;
         Ok(Identifiers {
             automata,
             literals,
@@ -202,6 +166,7 @@ impl Identifiers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::automata::CHUNK_BYTES;
 
     fn scrub(text: &str, values: &[Option<String>]) -> String {
         Identifiers::new(values, &[]).unwrap().replace(text)

@@ -7,16 +7,12 @@
 //! `LITERAL_BYTES` are searched one by one with Knuth-Morris-Pratt (linear, also over overlapping occurrences),
 //! where an automaton would spend a state of tens of bytes on each of their bytes.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 
-use crate::error::{GdprError, Result};
+use crate::error::Result;
 use crate::interrupts::{check_interrupts, Steps};
-
-/// Needle bytes per automaton: small automata build in cache, and a cancel is noticed between two.
-const CHUNK_BYTES: usize = 256 * 1024;
-
-/// Needles longer than this are searched for as plain strings.
-pub(super) const LITERAL_BYTES: usize = 64 * 1024;
+use crate::strategy::automata;
+pub(super) use crate::strategy::automata::LITERAL_BYTES;
 
 /// The compiled search for a list of needles, reporting needles by their index in that list.
 pub(super) struct Search {
@@ -35,40 +31,10 @@ impl Search {
             .map(|(id, n)| (n, id))
             .partition(|(n, _)| n.len() > LITERAL_BYTES);
         short.sort_unstable();
-        let mut automata = Vec::new();
-        let mut rest = short.as_slice();
-        while !rest.is_empty() {
-            check_interrupts();
-            let mut taken = 0;
-            let mut size = 0;
-            while taken < rest.len() && size < CHUNK_BYTES {
-                steps.step();
-                size += rest[taken].0.len();
-                taken += 1;
-            }
-            let (chunk, tail) = rest.split_at(taken);
-            rest = tail;
-            // One subject's few needles fit one automaton, used as built; several are compacted, which costs a
-            // (linear) conversion but keeps the searches in cache.
-            let kind = if automata.is_empty() && rest.is_empty() {
-                AhoCorasickKind::NoncontiguousNFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            };
-            // Standard semantics, so that every occurrence is seen: a longer needle that is not a whole word
-            // there must not hide a shorter one that is.
-            let automaton = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(kind))
-                .build(chunk.iter().map(|(n, _)| n))
-                .map_err(|e| {
-                    GdprError::InvalidParameter(format!(
-                        "cannot build the trace matcher for {} needles: {e}",
-                        chunk.len()
-                    ))
-                })?;
-            automata.push((automaton, chunk.iter().map(|(_, id)| *id).collect()));
-        }
+        // Standard semantics, so that every occurrence is seen: a longer needle that is not a whole word
+        // there must not hide a shorter one that is.
+        let automata =
+            automata::chunked(&short, MatchKind::Standard, &mut steps, "the trace matcher")?;
         let literals = long
             .into_iter()
             .map(|(n, id)| (Literal::new(n, &mut steps), id))
