@@ -124,25 +124,24 @@ const COLUMN_QUERY: &str = "
            pg_catalog.format_type(a.atttypid, a.atttypmod),
            a.attnum,
            pg_catalog.format_type(bt.oid, -1),
-           coalesce((SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
-                       FROM pg_catalog.pg_opclass c
-                       JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
-                       JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy = 3
-                                                 AND ao.amoplefttype = bt.oid AND ao.amoprighttype = bt.oid
-                       JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
-                       JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-                      WHERE c.opcdefault AND c.opcintype = bt.oid LIMIT 1), '='),
-           coalesce((SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
-                       FROM pg_catalog.pg_opclass c
-                       JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
-                       JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy = 5
-                                                 AND ao.amoplefttype = bt.oid AND ao.amoprighttype = bt.oid
-                       JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
-                       JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-                      WHERE c.opcdefault AND c.opcintype = bt.oid LIMIT 1), '>')
+           coalesce(ops.equals, '='),
+           coalesce(ops.greater, '>')
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      -- `=` and `>` of the type's default btree operator class (strategies 3 and 5), schema-qualified.
+      LEFT JOIN LATERAL (
+           SELECT pg_catalog.max(pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname))
+                      FILTER (WHERE ao.amopstrategy = 3) AS equals,
+                  pg_catalog.max(pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname))
+                      FILTER (WHERE ao.amopstrategy = 5) AS greater
+             FROM pg_catalog.pg_opclass c
+             JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
+             JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy IN (3, 5)
+                                       AND ao.amoplefttype = bt.oid AND ao.amoprighttype = bt.oid
+             JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+             JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+            WHERE c.opcdefault AND c.opcintype = bt.oid) ops ON true
      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped";
 
 fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Result<Vec<Column>> {

@@ -12,7 +12,7 @@ use crate::cache;
 use crate::catalog::retention::{Retention, RetentionAction};
 use crate::error::{GdprError, Result};
 use crate::privilege::as_extension_owner;
-use crate::subject::plan::{Action, ErasurePlan, TEXT, TEXT_ARRAY};
+use crate::subject::plan::{match_exprs, Action, ErasurePlan, TEXT, TEXT_ARRAY};
 use crate::subject::reach::fetch;
 use crate::subject::{graph, guard};
 
@@ -137,29 +137,12 @@ impl Rule {
     /// Counts the expired rows among given keys (`$1..`: one `text[]` per key part, then the cutoff).
     fn count_keys_sql(&self) -> String {
         let n = self.key.len();
-        let matches = if let [part] = self.key.as_slice() {
-            format!(
-                "{} {} ANY (CAST($1 AS {}[]))",
-                part.expr, part.equals, part.compare_type
-            )
-        } else {
-            let arrays: Vec<String> = (1..=n)
-                .map(|i| format!("pg_catalog.unnest(${i}::text[])"))
-                .collect();
-            let names: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
-            let conditions: Vec<String> = self
-                .key
-                .iter()
-                .enumerate()
-                .map(|(i, p)| format!("{} {} CAST(u.c{i} AS {})", p.expr, p.equals, p.compare_type))
-                .collect();
-            format!(
-                "EXISTS (SELECT FROM ROWS FROM ({}) AS u({}) WHERE {})",
-                arrays.join(", "),
-                names.join(", "),
-                conditions.join(" AND ")
-            )
-        };
+        let parts: Vec<(String, &str, &str)> = self
+            .key
+            .iter()
+            .map(|p| (p.expr.clone(), p.equals.as_str(), p.compare_type.as_str()))
+            .collect();
+        let matches = match_exprs(&parts, 1);
         format!(
             "SELECT count(*)::text FROM {} AS t WHERE {matches} AND t.{} < CAST(${} AS timestamptz)",
             self.retention.table.sql_name,

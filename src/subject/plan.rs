@@ -12,7 +12,7 @@ use sql::{
     export_expr, match_text_values, match_values, row_lock, select_root_sql, select_sql,
     select_sql_with,
 };
-pub use sql::{statements, BYTEA, TEXT, TEXT_ARRAY};
+pub use sql::{match_exprs, statements, BYTEA, TEXT, TEXT_ARRAY};
 
 use super::graph;
 use crate::catalog::introspect::{self, Column, Table};

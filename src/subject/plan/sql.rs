@@ -108,18 +108,57 @@ pub(super) fn select_sql_with(
     lock: Option<&str>,
     extra: Option<&str>,
 ) -> String {
-    let mut cols = vec![
-        "t.ctid::text".to_string(),
-        "t.tableoid::oid::text".to_string(),
-    ];
-    cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
-    cols.extend(extra.map(|e| format!("({e})::text")));
+    let cols = fetched_list(fetched, extra);
     let lock = lock.map(|l| format!(" FOR {l} OF t")).unwrap_or_default();
     format!(
         "SELECT {} FROM {} AS t WHERE {predicate}{lock}",
         cols.join(", "),
         table.sql_name
     )
+}
+
+/// The select list of a found row: ctid, tableoid, the fetched columns as text, then `extra` (as text).
+fn fetched_list(fetched: &[Column], extra: Option<&str>) -> Vec<String> {
+    let mut cols = vec![
+        "t.ctid::text".to_string(),
+        "t.tableoid::oid::text".to_string(),
+    ];
+    cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
+    cols.extend(extra.map(|e| format!("({e})::text")));
+    cols
+}
+
+/// Expressions compared with the same-position elements of `text[]` parameters `$first..`: the unnested
+/// arrays `ROWS FROM (unnest($first::text[]), …) AS u(c0, …)` (without the alias) as the list of functions and
+/// the list of names, and the conditions `expr = CAST(u.c<i> AS type)`, each with its type's own equality.
+fn unnested(exprs: &[(String, &str, &str)], first: usize) -> (String, String, String) {
+    let arrays: Vec<String> = (0..exprs.len())
+        .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
+        .collect();
+    let names: Vec<String> = (0..exprs.len()).map(|i| format!("c{i}")).collect();
+    let conditions: Vec<String> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, (expr, equals, type_sql))| format!("{expr} {equals} CAST(u.c{i} AS {type_sql})"))
+        .collect();
+    (
+        arrays.join(", "),
+        names.join(", "),
+        conditions.join(" AND "),
+    )
+}
+
+/// `(expr, equality operator, compare type)` of each column of `cols` on alias `t`.
+fn column_exprs<'a>(cols: &[&'a Column]) -> Vec<(String, &'a str, &'a str)> {
+    cols.iter()
+        .map(|c| {
+            (
+                format!("t.{}", c.sql_name),
+                c.equals.as_str(),
+                c.compare_type.as_str(),
+            )
+        })
+        .collect()
 }
 
 /// The subject rows for a list of keys (`$1..`: one `text[]` per key column, the i-th elements forming the i-th
@@ -132,84 +171,45 @@ pub(super) fn select_root_sql(
     lock: Option<&str>,
     extra: Option<&str>,
 ) -> String {
-    let mut cols = vec![
-        "t.ctid::text".to_string(),
-        "t.tableoid::oid::text".to_string(),
-    ];
-    cols.extend(fetched.iter().map(|c| format!("t.{}::text", c.sql_name)));
-    cols.extend(extra.map(|e| format!("({e})::text")));
-    cols.push("u.ord::text".to_string());
+    let mut cols = fetched_list(fetched, extra);
     let lock = lock.map(|l| format!(" FOR {l} OF t")).unwrap_or_default();
     if let [col] = key {
         // One key column: `= ANY` (an index scan whatever the planner guesses of the array), the position by
         // array_position, which compares with the same type's equality.
         let array = format!("CAST($1 AS {}[])", col.compare_type);
-        cols.pop();
         cols.push(format!(
             "pg_catalog.array_position({array}, t.{})::text",
             col.sql_name
         ));
         return format!(
-            "SELECT {} FROM {} AS t WHERE t.{} {} ANY ({array}){lock}",
+            "SELECT {} FROM {} AS t WHERE {}{lock}",
             cols.join(", "),
             table.sql_name,
-            col.sql_name,
-            col.equals
+            match_values(key, 1)
         );
     }
-    let arrays: Vec<String> = (1..=key.len())
-        .map(|i| format!("pg_catalog.unnest(${i}::text[])"))
-        .collect();
-    let names: Vec<String> = (0..key.len()).map(|i| format!("c{i}")).collect();
-    let conditions: Vec<String> = key
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            format!(
-                "t.{} {} CAST(u.c{i} AS {})",
-                c.sql_name, c.equals, c.compare_type
-            )
-        })
-        .collect();
+    cols.push("u.ord::text".to_string());
+    let (arrays, names, conditions) = unnested(&column_exprs(key), 1);
     format!(
-        "SELECT {} FROM ROWS FROM ({}) WITH ORDINALITY AS u({}, ord) JOIN {} AS t ON {}{lock}",
+        "SELECT {} FROM ROWS FROM ({arrays}) WITH ORDINALITY AS u({names}, ord) JOIN {} AS t ON {conditions}{lock}",
         cols.join(", "),
-        arrays.join(", "),
-        names.join(", "),
         table.sql_name,
-        conditions.join(" AND ")
     )
 }
 
 /// `t.col = ANY(CAST($1 AS type[]))`, or for composite keys a semi-join against the unnested arrays, with each
 /// type's own equality operator. `$first..` are `text[]` parameters, one per column.
 pub(super) fn match_values(cols: &[&Column], first: usize) -> String {
-    if let [col] = cols {
-        return format!(
-            "t.{} {} ANY (CAST(${first} AS {}[]))",
-            col.sql_name, col.equals, col.compare_type
-        );
+    match_exprs(&column_exprs(cols), first)
+}
+
+/// `match_values` for any expressions (`t.ctid`, `t.tableoid`), each with its equality and compare type.
+pub fn match_exprs(exprs: &[(String, &str, &str)], first: usize) -> String {
+    if let [(expr, equals, type_sql)] = exprs {
+        return format!("{expr} {equals} ANY (CAST(${first} AS {type_sql}[]))");
     }
-    let conditions: Vec<String> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            format!(
-                "t.{} {} CAST(u.c{i} AS {})",
-                c.sql_name, c.equals, c.compare_type
-            )
-        })
-        .collect();
-    let arrays: Vec<String> = (0..cols.len())
-        .map(|i| format!("pg_catalog.unnest(${}::text[])", first + i))
-        .collect();
-    let names: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
-    format!(
-        "EXISTS (SELECT FROM ROWS FROM ({}) AS u({}) WHERE {})",
-        arrays.join(", "),
-        names.join(", "),
-        conditions.join(" AND ")
-    )
+    let (arrays, names, conditions) = unnested(exprs, first);
+    format!("EXISTS (SELECT FROM ROWS FROM ({arrays}) AS u({names}) WHERE {conditions})")
 }
 
 /// A whole row of `t` as jsonb, bytea columns as `{"base64": …, "bytes": n}` (not hex text).
