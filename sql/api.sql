@@ -47,6 +47,12 @@ CREATE FUNCTION gdpr.pseudonymize_database(batch_size integer DEFAULT 10000, tab
     RETURNS jsonb LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT gdpr._pseudonymize_database(batch_size, tables::pg_catalog.oid[]) $$;
 
+-- Erasures follow no reference by a column named col from the tables of schema (now or created later), except
+-- from the tables listed.
+CREATE FUNCTION gdpr.exclude_column(schema text, col text, except_tables regclass[] DEFAULT '{}')
+    RETURNS void LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT gdpr._exclude_column(schema, col, except_tables::pg_catalog.oid[]) $$;
+
 -- Cached erasure plans and the cached key follow changes in every backend.
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.subject
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
@@ -57,6 +63,10 @@ CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.link
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.excluded_reference
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.excluded_column
+    FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
+CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.owned_reference
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
 CREATE TRIGGER declarations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON gdpr.trace
     FOR EACH STATEMENT EXECUTE FUNCTION gdpr._declarations_changed();
@@ -73,6 +83,8 @@ ALTER TABLE gdpr.pii_policy ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.erase_action ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.link ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.excluded_reference ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.excluded_column ENABLE ALWAYS TRIGGER declarations_changed;
+ALTER TABLE gdpr.owned_reference ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.trace ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.retention ENABLE ALWAYS TRIGGER declarations_changed;
 ALTER TABLE gdpr.key ENABLE ALWAYS TRIGGER declarations_changed;

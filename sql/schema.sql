@@ -54,6 +54,26 @@ CREATE TABLE gdpr.excluded_reference (
     PRIMARY KEY (child, child_cols)
 );
 
+-- Schema-wide exclusions by column name (audit columns such as created_by_id / updated_by_id): every foreign key or
+-- link whose referencing columns are exactly (col), from a table of the schema, now or created later, except the
+-- tables listed.
+CREATE TABLE gdpr.excluded_column (
+    schema_name   regnamespace NOT NULL,
+    col           name NOT NULL,
+    except_tables regclass[] NOT NULL DEFAULT '{}',
+    declared_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schema_name, col)
+);
+
+-- References whose parent rows belong to the rows referencing them (an attachment's file, a content-addressed
+-- blob): after an erasure, a parent row that no remaining row references gets the parent table's action.
+CREATE TABLE gdpr.owned_reference (
+    child       regclass NOT NULL,
+    child_cols  name[] NOT NULL,
+    declared_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (child, child_cols)
+);
+
 -- Trace columns: may hold a person's identifiers with no key tying the row to them (call logs, webhook payloads,
 -- anonymous chats). gdpr.locate searches them; an erasure with traces => true scrubs or deletes what it finds.
 CREATE TABLE gdpr.trace (
@@ -148,6 +168,8 @@ SELECT pg_catalog.pg_extension_config_dump('gdpr.pii_policy', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.erase_action', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.link', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_reference', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.excluded_column', '');
+SELECT pg_catalog.pg_extension_config_dump('gdpr.owned_reference', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.trace', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.retention', '');
 SELECT pg_catalog.pg_extension_config_dump('gdpr.legal_hold', '');
@@ -207,14 +229,19 @@ DECLARE
 BEGIN
     FOR d IN SELECT o.objid, o.object_type, o.address_names
                FROM pg_catalog.pg_event_trigger_dropped_objects() o
-              WHERE o.object_type IN ('table', 'table column')
+              WHERE o.object_type IN ('table', 'table column', 'schema')
     LOOP
-        IF d.object_type = 'table' THEN
+        IF d.object_type = 'schema' THEN
+            DELETE FROM gdpr.excluded_column WHERE schema_name::oid = d.objid;
+        ELSIF d.object_type = 'table' THEN
             DELETE FROM gdpr.subject WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.pii_policy WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.erase_action WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.link WHERE child::oid = d.objid OR parent::oid = d.objid;
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid;
+            DELETE FROM gdpr.owned_reference WHERE child::oid = d.objid;
+            UPDATE gdpr.excluded_column SET except_tables = pg_catalog.array_remove(except_tables, d.objid::regclass)
+             WHERE d.objid::regclass = ANY (except_tables);
             DELETE FROM gdpr.trace WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.retention WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.erased_row WHERE tbl::oid = d.objid;
@@ -225,6 +252,7 @@ BEGIN
              WHERE (child::oid = d.objid AND (d.address_names[3] = ANY (child_cols) OR type_col = d.address_names[3]))
                 OR (parent::oid = d.objid AND d.address_names[3] = ANY (parent_cols));
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid AND d.address_names[3] = ANY (child_cols);
+            DELETE FROM gdpr.owned_reference WHERE child::oid = d.objid AND d.address_names[3] = ANY (child_cols);
             DELETE FROM gdpr.trace WHERE tbl::oid = d.objid AND cols = ARRAY[d.address_names[3]]::name[];
             UPDATE gdpr.trace SET cols = pg_catalog.array_remove(cols, d.address_names[3]::name)
              WHERE tbl::oid = d.objid AND d.address_names[3] = ANY (cols);
@@ -275,4 +303,4 @@ REVOKE ALL ON FUNCTION gdpr._erasure_log_is_append_only(), gdpr._legal_hold_is_k
 GRANT USAGE ON SCHEMA gdpr TO PUBLIC;
 -- Declarations are not secret: migrations and application CI may read them.
 GRANT SELECT ON gdpr.subject, gdpr.pii_policy, gdpr.erase_action, gdpr.link, gdpr.excluded_reference, gdpr.trace,
-    gdpr.retention TO PUBLIC;
+    gdpr.retention, gdpr.excluded_column, gdpr.owned_reference TO PUBLIC;

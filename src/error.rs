@@ -21,6 +21,8 @@ pub enum GdprError {
     #[error("gdpr: {0}")]
     UndefinedObject(String),
     #[error("gdpr: {0}")]
+    UndefinedSchema(String),
+    #[error("gdpr: {0}")]
     DatatypeMismatch(String),
     #[error("gdpr: {0}")]
     InvalidDefinition(String),
@@ -58,6 +60,7 @@ impl GdprError {
             GdprError::UndefinedTable(_) => ERRCODE_UNDEFINED_TABLE,           // 42P01
             GdprError::UndefinedColumn(_) => ERRCODE_UNDEFINED_COLUMN,         // 42703
             GdprError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,         // 42704
+            GdprError::UndefinedSchema(_) => ERRCODE_INVALID_SCHEMA_NAME,      // 3F000
             GdprError::DatatypeMismatch(_) => ERRCODE_DATATYPE_MISMATCH,       // 42804
             GdprError::InvalidDefinition(_) => ERRCODE_INVALID_OBJECT_DEFINITION, // 42P17
             GdprError::InvalidForeignKey(_) => ERRCODE_INVALID_FOREIGN_KEY,    // 42830
@@ -84,6 +87,7 @@ impl GdprError {
             UndefinedTable(m) => UndefinedTable(message(m)),
             UndefinedColumn(m) => UndefinedColumn(message(m)),
             UndefinedObject(m) => UndefinedObject(message(m)),
+            UndefinedSchema(m) => UndefinedSchema(message(m)),
             DatatypeMismatch(m) => DatatypeMismatch(message(m)),
             InvalidDefinition(m) => InvalidDefinition(message(m)),
             InvalidForeignKey(m) => InvalidForeignKey(message(m)),

@@ -3,6 +3,7 @@
 
 pub mod declare;
 pub mod introspect;
+mod reference_rules;
 pub mod retention;
 pub mod traces;
 

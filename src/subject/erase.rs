@@ -93,13 +93,15 @@ fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Resu
 
 /// Rows that an excluded FOREIGN KEY (NO ACTION / RESTRICT) keeps pointing at rows this erasure deletes would
 /// make the delete fail half-way (`23503`): refused up front, in dry runs too, naming the key. Rows of the
-/// referencing table that the erasure deletes itself (reached another way) do not count.
+/// referencing table that the erasure deletes itself (reached another way) do not count. Rows an excluded
+/// CASCADE / SET NULL / SET DEFAULT key changes are returned, for the report (dry runs see them coming).
 fn check_excluded_referrers(
     client: &mut SpiClient<'_>,
     plan: &ErasurePlan,
     reach: &[Reach],
     what: &str,
-) -> Result<()> {
+) -> Result<Vec<Value>> {
+    let mut cascades = Vec::new();
     for x in &plan.excluded_referrers {
         let parent = &plan.tables[x.parent];
         if parent.action != Action::Delete || reach[x.parent].rows.is_empty() {
@@ -140,7 +142,9 @@ fn check_excluded_referrers(
             .and_then(|r| r.first().cloned().flatten())
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        if count > 0 {
+        if count > 0 && !x.refuses() {
+            cascades.push(json!({"reference": x.label, "on_delete": x.on_delete, "rows": count}));
+        } else if count > 0 {
             return Err(GdprError::ForeignKeyViolation(format!(
                 "{what} would delete rows of {} that {count} row(s) of {} still reference through {}, which is \
                  excluded (ON DELETE NO ACTION/RESTRICT): stop excluding it, or let those rows go with the erasure",
@@ -148,7 +152,7 @@ fn check_excluded_referrers(
             )));
         }
     }
-    Ok(())
+    Ok(cascades)
 }
 
 fn apply(
@@ -204,12 +208,15 @@ fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) 
         .filter(|(i, _)| reach[*i].count() > 0)
         .map(|(i, t)| {
             let action = action_name(t);
+            let owned_counts = edge_counts.get(plan.edges.len()..).unwrap_or_default();
             let via: Vec<Value> = plan
                 .edges
                 .iter()
-                .zip(edge_counts)
-                .filter(|(e, c)| e.child == i && c.matched > 0)
-                .map(|(e, c)| json!({"reference": e.label, "rows": c.matched, "first_reached": c.first_reached}))
+                .map(|e| (e.child, &e.label))
+                .chain(plan.owned.iter().map(|o| (o.parent, &o.label)))
+                .zip(edge_counts.iter().chain(owned_counts))
+                .filter(|((reached, _), c)| *reached == i && c.matched > 0)
+                .map(|((_, label), c)| json!({"reference": label, "rows": c.matched, "first_reached": c.first_reached}))
                 .collect();
             let mut entry = json!({
                 "table": t.table.display,
@@ -305,6 +312,8 @@ pub struct Outcome {
     pub total_rows: usize,
     pub tables: Vec<Value>,
     pub traces: Vec<Value>,
+    /// Rows outside the erasure that excluded CASCADE / SET NULL / SET DEFAULT keys change.
+    pub cascades: Vec<Value>,
     pub duration_ms: f64,
     /// Subjects left because a hold protects them or rows in their reach (`OnHold::Skip`).
     pub held_skipped: Vec<String>,
@@ -389,6 +398,12 @@ fn single_report(plan: &ErasurePlan, outcome: Outcome, options: Options) -> Resu
     if options.traces {
         report["traces"] = Value::Array(outcome.traces);
     }
+    if options.dry_run && !plan.excluded_by_rule.is_empty() {
+        report["excluded_by_rule"] = json!(plan.excluded_by_rule);
+    }
+    if !outcome.cascades.is_empty() {
+        report["excluded_cascades"] = Value::Array(outcome.cascades);
+    }
     if !outcome.holds.is_empty() {
         report["legal_holds"] = outcome.holds.iter().map(Hold::to_json).collect();
     }
@@ -411,6 +426,12 @@ pub fn batch_report(plan: &ErasurePlan, outcome: &Outcome, dry_run: bool) -> Val
         "not_found": outcome.not_found,
         "duration_ms": outcome.duration_ms,
     });
+    if dry_run && !plan.excluded_by_rule.is_empty() {
+        report["excluded_by_rule"] = json!(plan.excluded_by_rule);
+    }
+    if !outcome.cascades.is_empty() {
+        report["excluded_cascades"] = json!(outcome.cascades);
+    }
     if !outcome.holds.is_empty() {
         report["legal_holds"] = outcome.holds.iter().map(Hold::to_json).collect();
     }
@@ -476,6 +497,10 @@ pub fn require_entitlement(plan: &ErasurePlan, dry_run: bool, what: &str) -> Res
     }
     for source in &plan.identifier_sources {
         require_privileges(&source.table, &[Privilege::Select], what)?;
+    }
+    // Whether an owned parent row is still used is read from every table referencing it.
+    for x in plan.owned.iter().flat_map(|o| &o.referrers) {
+        require_privileges(&x.table, &[Privilege::Select], what)?;
     }
     Ok(())
 }
@@ -587,9 +612,11 @@ pub fn run(
     }
 
     let mut trace_report = Vec::new();
+    let mut cascades = Vec::new();
     if !reach[0].rows.is_empty() {
         check_delete_conflicts(plan, &edge_counts)?;
-        Spi::connect_mut(|client| check_excluded_referrers(client, plan, &reach, &what))?;
+        cascades =
+            Spi::connect_mut(|client| check_excluded_referrers(client, plan, &reach, &what))?;
         if !dry_run || trace_tables.is_some() {
             trace_report = Spi::connect_mut(|client| {
                 let identifiers = subject_identifiers(client, plan, &reach)?;
@@ -743,6 +770,7 @@ pub fn run(
         total_rows,
         tables,
         traces: trace_report,
+        cascades,
         duration_ms,
         held_skipped,
     })

@@ -21,73 +21,99 @@ pub struct Reference {
     pub blocks_delete: bool,
 }
 
-const FOREIGN_KEYS: &str = "
-    SELECT k.conrelid, k.confrelid, k.conname::text, k.confdeltype IN ('a', 'r'),
-           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
-           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
-      FROM pg_catalog.pg_constraint k
-      JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-      JOIN pg_catalog.pg_class pc ON pc.oid = k.confrelid
-     WHERE k.contype = 'f' AND k.conparentid = 0
-       AND pc.relnamespace <> 'gdpr'::regnamespace  -- consent references are not ownership
-       AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
-                                  'gdpr'::regnamespace)
-       AND NOT EXISTS (SELECT 1 FROM gdpr.excluded_reference x
-                        WHERE x.child = k.conrelid::regclass
-                          AND x.child_cols::text[] = ARRAY(
-                              SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
-                                JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n
-                               ORDER BY u.i))
-     ORDER BY k.conrelid::regclass::text, k.conname";
+/// The referencing columns of foreign key `k`, in key order.
+const FK_COLUMNS: &str = "ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i)";
 
-const LINKS: &str = "
-    SELECT l.child::oid, l.parent::oid, l.child_cols::text[], l.parent_cols::text[], l.type_col::text, l.type_value
-      FROM gdpr.link l
-     WHERE NOT EXISTS (SELECT 1 FROM gdpr.excluded_reference x
-                        WHERE x.child = l.child AND x.child_cols = l.child_cols)
-     ORDER BY l.id";
+/// Whether the reference from `child` (regclass) by `cols` (text[]) is excluded by `gdpr.exclude_reference`.
+fn excluded_explicitly(child: &str, cols: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM gdpr.excluded_reference x WHERE x.child = {child} AND x.child_cols::text[] = {cols})"
+    )
+}
 
-/// A FOREIGN KEY an erasure does not follow (excluded) onto one of its tables, with ON DELETE NO ACTION or
-/// RESTRICT: its rows make deleting the rows they reference fail.
+/// Whether the reference from `child` by `cols` is excluded by a rule on its column name for the child's schema
+/// (`gdpr.exclude_column`), the table not being one of the rule's exceptions.
+fn excluded_by_rule(child: &str, cols: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM gdpr.excluded_column x
+                  WHERE x.schema_name::oid = (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = {child})
+                    AND ARRAY[x.col::text] = {cols} AND NOT {child} = ANY (x.except_tables))"
+    )
+}
+
+/// Every foreign key outside the extension's and the system's schemas (a consent reference is not ownership),
+/// with whether it is excluded and whether its parent rows are owned by the referencing rows.
+fn foreign_keys_sql() -> String {
+    format!(
+        "SELECT k.conrelid, k.confrelid, k.conname::text, k.confdeltype IN ('a', 'r'),
+                {FK_COLUMNS},
+                ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i),
+                {explicitly}, {by_rule},
+                EXISTS (SELECT 1 FROM gdpr.owned_reference o
+                         WHERE o.child = k.conrelid::regclass AND o.child_cols::text[] = {FK_COLUMNS})
+           FROM pg_catalog.pg_constraint k
+           JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+           JOIN pg_catalog.pg_class pc ON pc.oid = k.confrelid
+          WHERE k.contype = 'f' AND k.conparentid = 0
+            AND pc.relnamespace <> 'gdpr'::regnamespace
+            AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+                                       'gdpr'::regnamespace)
+          ORDER BY k.conrelid::regclass::text, k.conname",
+        explicitly = excluded_explicitly("k.conrelid::regclass", FK_COLUMNS),
+        by_rule = excluded_by_rule("k.conrelid::regclass", FK_COLUMNS),
+    )
+}
+
+fn links_sql() -> String {
+    format!(
+        "SELECT l.child::oid, l.parent::oid, l.child_cols::text[], l.parent_cols::text[], l.type_col::text,
+                l.type_value, {explicitly}, {by_rule},
+                EXISTS (SELECT 1 FROM gdpr.owned_reference o WHERE o.child = l.child AND o.child_cols = l.child_cols)
+           FROM gdpr.link l
+          ORDER BY l.id",
+        explicitly = excluded_explicitly("l.child", "l.child_cols::text[]"),
+        by_rule = excluded_by_rule("l.child", "l.child_cols::text[]"),
+    )
+}
+
+/// A FOREIGN KEY an erasure does not follow (excluded) onto one of its tables: deleting rows it references
+/// fails (ON DELETE NO ACTION / RESTRICT) or changes rows outside the erasure (CASCADE, SET NULL, SET DEFAULT).
 pub struct ExcludedKey {
     pub child: pg_sys::Oid,
     pub child_cols: Vec<String>,
     pub parent: pg_sys::Oid,
     pub parent_cols: Vec<String>,
     pub name: String,
+    /// `pg_constraint.confdeltype`: a (no action), r (restrict), c (cascade), n (set null), d (set default).
+    pub on_delete: String,
 }
 
-/// The excluded FOREIGN KEYs with NO ACTION / RESTRICT that reference any of `tables`.
-pub fn excluded_blocking_keys(tables: &[pg_sys::Oid]) -> Result<Vec<ExcludedKey>> {
+/// The excluded FOREIGN KEYs that reference any of `tables`.
+pub fn excluded_keys_onto(tables: &[pg_sys::Oid]) -> Result<Vec<ExcludedKey>> {
+    let sql = format!(
+        "SELECT k.conrelid, k.confrelid, k.conname::text, {FK_COLUMNS},
+                ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i),
+                k.confdeltype::text
+           FROM pg_catalog.pg_constraint k
+          WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = ANY ($1)
+            AND ({} OR {})
+          ORDER BY k.conrelid::regclass::text, k.conname",
+        excluded_explicitly("k.conrelid::regclass", FK_COLUMNS),
+        excluded_by_rule("k.conrelid::regclass", FK_COLUMNS),
+    );
     Spi::connect(|client| {
         let mut keys = Vec::new();
-        for r in client.select(
-            "SELECT k.conrelid, k.confrelid, k.conname::text,
-                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
-                            JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
-                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
-                            JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
-               FROM pg_catalog.pg_constraint k
-              WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = ANY ($1)
-                AND k.confdeltype IN ('a', 'r')
-                AND EXISTS (SELECT 1 FROM gdpr.excluded_reference x
-                             WHERE x.child = k.conrelid::regclass
-                               AND x.child_cols::text[] = ARRAY(
-                                   SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
-                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n
-                                    ORDER BY u.i))
-              ORDER BY k.conrelid::regclass::text, k.conname",
-            None,
-            &[tables.to_vec().into()],
-        )? {
+        for r in client.select(&sql, None, &[tables.to_vec().into()])? {
             keys.push(ExcludedKey {
                 child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
                 parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
                 name: r.get::<String>(3)?.unwrap_or_default(),
                 child_cols: r.get::<Vec<String>>(4)?.unwrap_or_default(),
                 parent_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
+                on_delete: r.get::<String>(6)?.unwrap_or_default(),
             });
         }
         Ok::<_, GdprError>(keys)
@@ -114,11 +140,44 @@ pub fn foreign_key_pairs(tables: &[pg_sys::Oid]) -> Result<Vec<(pg_sys::Oid, pg_
     })
 }
 
+/// The references an erasure knows of.
+#[derive(Default, Clone)]
+pub struct Graph {
+    /// The references it follows, from parent rows to the rows that belong to them.
+    pub refs: Vec<Reference>,
+    /// References whose parent rows belong to the referencing rows (`gdpr.declare_owned`; excluded or not):
+    /// followed upwards, to parent rows no other row references any more.
+    pub owned: Vec<Reference>,
+    /// References not followed because of a rule on their column name (`gdpr.exclude_column`), for reports.
+    pub excluded_by_rule: Vec<Reference>,
+    /// Every reference, excluded or not: what keeps an owned parent row in use.
+    pub all: Vec<Reference>,
+}
+
+/// The references erasures follow (FOREIGN KEYs and declared links, minus exclusions).
 pub fn load_references() -> Result<Vec<Reference>> {
+    Ok(load()?.refs)
+}
+
+pub fn load() -> Result<Graph> {
     Spi::connect(|client| {
-        let mut refs = Vec::new();
-        for r in client.select(FOREIGN_KEYS, None, &[])? {
-            refs.push(Reference {
+        let mut graph = Graph::default();
+        let mut sort = |r: Reference, explicitly: bool, by_rule: bool, owned: bool| {
+            graph.all.push(r.clone());
+            if owned {
+                graph.owned.push(r.clone());
+            }
+            if explicitly {
+                return;
+            }
+            if by_rule {
+                graph.excluded_by_rule.push(r);
+            } else {
+                graph.refs.push(r);
+            }
+        };
+        for r in client.select(&foreign_keys_sql(), None, &[])? {
+            let reference = Reference {
                 child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
                 parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
                 label: format!("foreign key {}", r.get::<String>(3)?.unwrap_or_default()),
@@ -126,12 +185,14 @@ pub fn load_references() -> Result<Vec<Reference>> {
                 child_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
                 parent_cols: r.get::<Vec<String>>(6)?.unwrap_or_default(),
                 discriminator: None,
-            });
+            };
+            let flag = |i: usize| r.get::<bool>(i).map(|b| b.unwrap_or(false));
+            sort(reference, flag(7)?, flag(8)?, flag(9)?);
         }
-        for r in client.select(LINKS, None, &[])? {
+        for r in client.select(&links_sql(), None, &[])? {
             let type_col = r.get::<String>(5)?;
             let type_value = r.get::<String>(6)?;
-            refs.push(Reference {
+            let reference = Reference {
                 child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
                 parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
                 child_cols: r.get::<Vec<String>>(3)?.unwrap_or_default(),
@@ -139,9 +200,11 @@ pub fn load_references() -> Result<Vec<Reference>> {
                 discriminator: type_col.zip(type_value),
                 label: "declared link".to_string(),
                 blocks_delete: false,
-            });
+            };
+            let flag = |i: usize| r.get::<bool>(i).map(|b| b.unwrap_or(false));
+            sort(reference, flag(7)?, flag(8)?, flag(9)?);
         }
-        Ok::<_, GdprError>(refs)
+        Ok::<_, GdprError>(graph)
     })
 }
 
@@ -154,17 +217,49 @@ pub struct Reach {
     /// References from `root` to tables outside the reach (a session's guest): never changed by an erasure,
     /// but their personal data is what `scrub` looks for in the subject's free text.
     pub up: Vec<Reference>,
+    /// Owned references followed upwards (`reachable_owning` only), and the tables only they reach.
+    pub owned: Vec<Reference>,
+    pub owned_only: HashSet<pg_sys::Oid>,
 }
 
+/// The tables whose rows can belong to rows of `root`, following references from parent to child.
 pub fn reachable(root: pg_sys::Oid, refs: Vec<Reference>) -> Reach {
+    reachable_owning(
+        root,
+        Graph {
+            refs,
+            ..Graph::default()
+        },
+    )
+}
+
+/// `reachable`, and also the parent tables of owned references from reached tables (a content-addressed blob
+/// of an attachment), with everything reachable from those.
+pub fn reachable_owning(root: pg_sys::Oid, graph: Graph) -> Reach {
+    let Graph { refs, owned, .. } = graph;
+    let downward: HashSet<pg_sys::Oid> = if owned.is_empty() {
+        HashSet::new()
+    } else {
+        reachable(root, refs.clone()).order.into_iter().collect()
+    };
     let mut order = vec![root];
     let mut seen: HashSet<pg_sys::Oid> = HashSet::from([root]);
+    let mut owned_only = HashSet::new();
     let mut queue = VecDeque::from([root]);
-    while let Some(parent) = queue.pop_front() {
-        for r in refs.iter().filter(|r| r.parent == parent) {
+    while let Some(table) = queue.pop_front() {
+        for r in refs.iter().filter(|r| r.parent == table) {
             if seen.insert(r.child) {
                 order.push(r.child);
                 queue.push_back(r.child);
+            }
+        }
+        for r in owned.iter().filter(|r| r.child == table) {
+            if seen.insert(r.parent) {
+                if !downward.contains(&r.parent) {
+                    owned_only.insert(r.parent);
+                }
+                order.push(r.parent);
+                queue.push_back(r.parent);
             }
         }
     }
@@ -172,9 +267,15 @@ pub fn reachable(root: pg_sys::Oid, refs: Vec<Reference>) -> Reach {
         .into_iter()
         .partition(|r| seen.contains(&r.parent) && seen.contains(&r.child));
     let up = rest.into_iter().filter(|r| r.child == root).collect();
+    let owned = owned
+        .into_iter()
+        .filter(|r| seen.contains(&r.child) && seen.contains(&r.parent))
+        .collect();
     Reach {
         order,
         refs: used,
         up,
+        owned,
+        owned_only,
     }
 }

@@ -6,8 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use pgrx::prelude::*;
 
+mod owned;
 mod sql;
 
+use owned::{owned_edge, owned_parts, owned_path};
+pub use owned::{OwnedEdge, Referrer};
 use sql::{
     export_expr, match_text_values, match_values, row_lock, select_root_sql, select_sql,
     select_sql_with,
@@ -151,6 +154,10 @@ pub struct ErasurePlan {
     /// Excluded FOREIGN KEYs (NO ACTION / RESTRICT) onto the plan's tables: rows of theirs that still reference
     /// rows the erasure deletes make it fail — found before anything changes, in dry runs too.
     pub excluded_referrers: Vec<ExcludedReferrer>,
+    /// Owned references, followed upwards from reached rows to the parent rows they alone use.
+    pub owned: Vec<OwnedEdge>,
+    /// References onto the plan's tables not followed because of a rule on their column name, for reports.
+    pub excluded_by_rule: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -166,6 +173,16 @@ pub struct ExcludedReferrer {
     /// child's identity arrays of rows not to count.
     pub count_sql: String,
     pub label: String,
+    /// What PostgreSQL does to the referencing rows when the erasure deletes theirs: `no action` and
+    /// `restrict` refuse (the erasure fails up front); `cascade`, `set null`, `set default` change rows the
+    /// erasure did not reach (reported).
+    pub on_delete: &'static str,
+}
+
+impl ExcludedReferrer {
+    pub fn refuses(&self) -> bool {
+        matches!(self.on_delete, "no action" | "restrict")
+    }
 }
 
 /// A declared PII column whose values `scrub` looks for.
@@ -259,6 +276,9 @@ fn load_declarations() -> Result<Declarations> {
     })
 }
 
+/// Per reached table: the table, its fetched columns, its identity and its primary key.
+type TableInfo = (Table, Vec<Column>, Identity, Vec<Column>);
+
 /// Finds the subject table of `kind`.
 fn subject_table(kind: &str) -> Result<pg_sys::Oid> {
     Spi::get_one_with_args::<pg_sys::Oid>(
@@ -301,7 +321,16 @@ pub fn build_rooted(
     root: pg_sys::Oid,
     root_action: Option<Action>,
 ) -> Result<ErasurePlan> {
-    let graph::Reach { order, refs, up } = graph::reachable(root, graph::load_references()?);
+    let graph = graph::load()?;
+    let all_refs = graph.all.clone();
+    let excluded_by_rule_refs = graph.excluded_by_rule.clone();
+    let graph::Reach {
+        order,
+        refs,
+        up,
+        owned,
+        owned_only,
+    } = graph::reachable_owning(root, graph);
     let mut decl = load_declarations()?;
     if let Some(action) = root_action {
         decl.actions.insert(root, action);
@@ -319,7 +348,7 @@ pub fn build_rooted(
         });
 
     // Per table: identity, the columns other tables reference, and the subject's identifiers to collect.
-    let mut tables_info = Vec::new();
+    let mut tables_info: Vec<TableInfo> = Vec::new();
     let mut identifier_columns = Vec::new();
     for oid in &order {
         let table = introspect::table(*oid)?;
@@ -401,7 +430,7 @@ pub fn build_rooted(
 
     // Excluded foreign keys that would refuse the deletes: their referenced columns are fetched too.
     let mut excluded_keys = Vec::new();
-    for k in graph::excluded_blocking_keys(&order)? {
+    for k in graph::excluded_keys_onto(&order)? {
         let Some(&parent) = index.get(&k.parent) else {
             continue;
         };
@@ -412,6 +441,8 @@ pub fn build_rooted(
             .collect();
         excluded_keys.push((k, parent, parent_values));
     }
+
+    let owned_parts = owned_parts(&owned, &all_refs, &index, &mut tables_info)?;
 
     let mut edges = Vec::new();
     let mut edge_child_cols: Vec<Vec<Column>> = Vec::new();
@@ -561,6 +592,8 @@ pub fn build_rooted(
                 tables_info[i].0.display,
                 e.child_cols.join(", ")
             );
+        } else if let Some(o) = owned_parts.iter().find(|o| o.parent == i && o.child < i) {
+            paths[i] = owned_path(&paths[o.child], &tables_info[i].0, &o.reference);
         }
     }
 
@@ -611,6 +644,14 @@ pub fn build_rooted(
                     .collect(),
                 positions: e.parent_values.clone(),
             });
+        }
+    }
+
+    // A table only an owned reference reaches holds no subject's rows: its keys are not guarded (a blob
+    // uploaded again later, under the same content hash, is new data).
+    for (i, oid) in order.iter().enumerate() {
+        if owned_only.contains(oid) {
+            markers[i].clear();
         }
     }
 
@@ -693,6 +734,14 @@ pub fn build_rooted(
             && !references
                 .iter()
                 .any(|&(child, parent)| parent == i && child != i);
+        // Rows an owned reference starts from, or that keep an owned parent in use, must be found to be told
+        // apart from rows outside the erasure.
+        let owned_needs_rows = owned_parts
+            .iter()
+            .any(|o| o.child == i || o.referrers.iter().any(|x| x.index == Some(i)));
+        // Rows an excluded foreign key still points at are counted before the deletes: found, not deleted blind.
+        let excluded_referenced = excluded_keys.iter().any(|(_, parent, _)| *parent == i);
+        let leaf = leaf && !owned_needs_rows && !excluded_referenced;
         let guards_a_delete = plan_edges
             .iter()
             .any(|e| e.child == i && e.blocks_delete && tables[e.parent].action == Action::Delete);
@@ -745,6 +794,13 @@ pub fn build_rooted(
             }
         }
         excluded_referrers.push(ExcludedReferrer {
+            on_delete: match k.on_delete.as_str() {
+                "r" => "restrict",
+                "c" => "cascade",
+                "n" => "set null",
+                "d" => "set default",
+                _ => "no action",
+            },
             parent,
             parent_values,
             label: format!(
@@ -760,7 +816,28 @@ pub fn build_rooted(
             count_sql,
         });
     }
+    let owned = owned_parts
+        .into_iter()
+        .map(|o| owned_edge(o, &tables, &export_exprs))
+        .collect();
+    let excluded_by_rule = excluded_by_rule_refs
+        .iter()
+        .filter(|r| index.contains_key(&r.parent))
+        .map(|r| {
+            let child = introspect::table(r.child)?;
+            Ok(format!(
+                "{}({}) → {}({}) by {}",
+                child.display,
+                r.child_cols.join(", "),
+                tables[index[&r.parent]].table.display,
+                r.parent_cols.join(", "),
+                r.label
+            ))
+        })
+        .collect::<Result<Vec<String>>>()?;
     Ok(ErasurePlan {
+        owned,
+        excluded_by_rule,
         kind: kind.to_string(),
         tables,
         edges: plan_edges,

@@ -9,7 +9,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::PgOid;
 
-use super::plan::{ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
+use super::plan::{ErasurePlan, Identity, OwnedEdge, PlanTable, TEXT, TEXT_ARRAY};
 use crate::cache;
 use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
@@ -148,9 +148,12 @@ pub fn find_rows(
 ) -> Result<(Vec<Reach>, Vec<EdgeCount>)> {
     let dry_run = purpose != Purpose::Erase;
     let mut reach: Vec<Reach> = plan.tables.iter().map(|_| Reach::default()).collect();
-    let mut edge_counts = vec![EdgeCount::default(); plan.edges.len()];
+    // Per reference of the plan, then per owned reference.
+    let mut edge_counts = vec![EdgeCount::default(); plan.edges.len() + plan.owned.len()];
     let mut followed_values: Vec<HashSet<Vec<String>>> =
         plan.edges.iter().map(|_| HashSet::new()).collect();
+    // Per owned reference: the parent rows it took (taken again by a later pass, they count once).
+    let mut owned_taken: Vec<HashSet<Row>> = plan.owned.iter().map(|_| HashSet::new()).collect();
 
     let root_sql = match purpose {
         Purpose::Erase => &plan.root_select_locked,
@@ -303,10 +306,159 @@ pub fn find_rows(
                 }
             }
         }
-        if !progressed {
+        // Owned parents once everything below is known: whether another row uses one depends on all of them.
+        if !progressed
+            && !take_owned(
+                client,
+                plan,
+                &mut reach,
+                (&mut edge_counts, &mut owned_taken),
+                purpose,
+                attribute,
+            )?
+        {
             return Ok((reach, edge_counts));
         }
     }
+}
+
+/// Takes the parent rows of owned references that no row outside the reach references any more: the rows the
+/// reached child rows reference, locked FOR UPDATE in a real erasure (a concurrent insert referencing one
+/// waits, or is waited for and then counts), minus those any other row still uses. Returns whether any was new.
+fn take_owned(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    reach: &mut [Reach],
+    (edge_counts, taken): (&mut [EdgeCount], &mut [HashSet<Row>]),
+    purpose: Purpose,
+    attribute: bool,
+) -> Result<bool> {
+    let mut progressed = false;
+    for (k, o) in plan.owned.iter().enumerate() {
+        check_for_interrupts!();
+        let mut owner_of: HashMap<Vec<String>, usize> = HashMap::new();
+        let mut columns: Vec<Vec<String>> = vec![Vec::new(); o.child_values.len()];
+        for (row, &owner) in reach[o.child].rows.iter().zip(&reach[o.child].owners) {
+            if let Some((p, value)) = &o.discriminator {
+                if row[p + 2].as_deref() != Some(value.as_str()) {
+                    continue;
+                }
+            }
+            let tuple: Option<Vec<String>> =
+                o.child_values.iter().map(|p| row[p + 2].clone()).collect();
+            if let Some(tuple) = tuple {
+                if let std::collections::hash_map::Entry::Vacant(e) = owner_of.entry(tuple) {
+                    for (c, v) in columns.iter_mut().zip(e.key()) {
+                        c.push(v.clone());
+                    }
+                    e.insert(owner);
+                }
+            }
+        }
+        if columns.first().is_none_or(Vec::is_empty) {
+            continue;
+        }
+        let parent = &plan.tables[o.parent];
+        let sql = match purpose {
+            Purpose::Erase => &o.select_locked,
+            Purpose::Read => &o.select_unlocked,
+            Purpose::Export => &o.select_export,
+        };
+        let types = vec![TEXT_ARRAY; columns.len()];
+        let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+        let candidates = fetch(client, &parent.table, sql, &types, &args)?;
+        for row in unused(client, plan, o, reach, candidates)? {
+            let owner = if attribute {
+                let tuple: Option<Vec<String>> =
+                    o.parent_values.iter().map(|p| row[p + 2].clone()).collect();
+                tuple
+                    .and_then(|t| owner_of.get(&t).copied())
+                    .unwrap_or(UNATTRIBUTED)
+            } else {
+                0
+            };
+            if taken[k].insert(row.clone()) {
+                edge_counts[plan.edges.len() + k].matched += 1;
+            }
+            if reach[o.parent].add(parent, row, owner) {
+                edge_counts[plan.edges.len() + k].first_reached += 1;
+                progressed = true;
+            }
+        }
+    }
+    Ok(progressed)
+}
+
+/// The `candidates` (rows of an owned parent) that no row outside the reach references, through any reference.
+fn unused(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    o: &OwnedEdge,
+    reach: &[Reach],
+    mut candidates: Vec<Row>,
+) -> Result<Vec<Row>> {
+    for x in &o.referrers {
+        if candidates.is_empty() {
+            break;
+        }
+        let mut columns: Vec<Vec<String>> = vec![Vec::new(); x.parent_values.len()];
+        let mut distinct: HashSet<Vec<String>> = HashSet::new();
+        for row in &candidates {
+            let tuple: Option<Vec<String>> =
+                x.parent_values.iter().map(|p| row[p + 2].clone()).collect();
+            if let Some(tuple) = tuple.filter(|t| distinct.insert(t.clone())) {
+                for (c, v) in columns.iter_mut().zip(tuple) {
+                    c.push(v);
+                }
+            }
+        }
+        if distinct.is_empty() {
+            continue;
+        }
+        let mut types = vec![TEXT_ARRAY; columns.len()];
+        let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
+        if let Some(value) = &x.discriminator {
+            types.push(TEXT);
+            args.push(value.clone().into());
+        }
+        if let Some(i) = x.index {
+            let (table, rows) = (&plan.tables[i], &reach[i].rows);
+            match &table.identity {
+                Identity::Key(idx) => {
+                    for p in idx {
+                        let keys: Vec<Option<String>> =
+                            rows.iter().map(|r| r[p + 2].clone()).collect();
+                        types.push(TEXT_ARRAY);
+                        args.push(keys.into());
+                    }
+                }
+                Identity::Ctid => {
+                    let ids: Vec<String> = rows
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{}@{}",
+                                r[0].as_deref().unwrap_or_default(),
+                                r[1].as_deref().unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    types.push(TEXT_ARRAY);
+                    args.push(ids.into());
+                }
+            }
+        }
+        let used: HashSet<Vec<String>> = fetch(client, &x.table, &x.sql, &types, &args)?
+            .into_iter()
+            .filter_map(|r| r.into_iter().collect::<Option<Vec<String>>>())
+            .collect();
+        candidates.retain(|row| {
+            let tuple: Option<Vec<String>> =
+                x.parent_values.iter().map(|p| row[p + 2].clone()).collect();
+            tuple.is_none_or(|t| !used.contains(&t))
+        });
+    }
+    Ok(candidates)
 }
 
 /// Where an unattributed row is: fetched (index into `Reach::rows`) or deleted directly (into `Reach::deleted`).
@@ -469,6 +621,20 @@ pub fn reached_paths(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Vec<Strin
                     "{parent} ← {}({})",
                     plan.tables[e.child].table.display,
                     e.child_cols.join(", ")
+                ));
+                changed = true;
+            }
+        }
+        let owned_counts = edge_counts.get(plan.edges.len()..).unwrap_or_default();
+        for (o, count) in plan.owned.iter().zip(owned_counts) {
+            if count.first_reached == 0 || paths[o.parent].is_some() {
+                continue;
+            }
+            if let Some(child) = paths[o.child].clone() {
+                paths[o.parent] = Some(format!(
+                    "{child} → {}({})",
+                    plan.tables[o.parent].table.display,
+                    o.parent_cols.join(", ")
                 ));
                 changed = true;
             }

@@ -1,0 +1,134 @@
+-- Patterns of real helpdesk schemas (issue 12): content-addressed files owned by the attachments that use
+-- them (gdpr.declare_owned), audit columns excluded by one rule per schema (gdpr.exclude_column), and what
+-- excluded ON DELETE CASCADE / SET NULL keys do to rows outside the erasure.
+CREATE SCHEMA hd;
+CREATE TABLE hd.customers (id int PRIMARY KEY, name text, email text);
+CREATE TABLE hd.contents (sha text PRIMARY KEY, data text);
+CREATE TABLE hd.files (id int PRIMARY KEY, filename text, content_sha text NOT NULL REFERENCES hd.contents);
+CREATE TABLE hd.tickets (
+    id int PRIMARY KEY,
+    customer_id int NOT NULL REFERENCES hd.customers,
+    subject text,
+    created_by_id int REFERENCES hd.customers ON DELETE SET NULL,
+    updated_by_id int REFERENCES hd.customers ON DELETE SET NULL);
+CREATE TABLE hd.attachments (
+    id int PRIMARY KEY,
+    ticket_id int NOT NULL REFERENCES hd.tickets,
+    file_id int NOT NULL REFERENCES hd.files);
+-- Notes belong to whoever wrote them: the audit-column rule must not apply here.
+CREATE TABLE hd.notes (id int PRIMARY KEY, created_by_id int REFERENCES hd.customers, body text);
+CREATE INDEX ON hd.tickets (customer_id);
+CREATE INDEX ON hd.tickets (created_by_id);
+CREATE INDEX ON hd.tickets (updated_by_id);
+CREATE INDEX ON hd.attachments (ticket_id);
+CREATE INDEX ON hd.attachments (file_id);
+CREATE INDEX ON hd.files (content_sha);
+CREATE INDEX ON hd.notes (created_by_id);
+
+SELECT gdpr.declare_subject('hd_customer', 'hd.customers');
+SELECT gdpr.declare_pii('hd.customers', 'name', 'fake_name');
+SELECT gdpr.declare_pii('hd.customers', 'email', 'fake_email');
+SELECT gdpr.declare_erase_action(t, 'delete')
+  FROM unnest('{hd.customers, hd.tickets, hd.attachments, hd.files, hd.contents, hd.notes}'::regclass[]) t;
+
+INSERT INTO hd.customers VALUES (1, 'Ann Archer', 'ann@mail.example'), (2, 'Bob Baker', 'bob@mail.example'),
+    (3, 'Carla Agent', 'carla@shop.example');
+-- Ann and Bob sent the same invoice PDF (one content, two file rows); both attached the same shared.png (one
+-- file row); Ann's photo is hers alone; an unrelated orphan content is nobody's business here.
+INSERT INTO hd.contents VALUES ('sha-pdf', 'PDF: invoice of Ann Archer'), ('sha-photo', 'JPEG: Ann'),
+    ('sha-png', 'PNG: logo'), ('sha-orphan', 'left by an old bug');
+INSERT INTO hd.files VALUES (100, 'invoice.pdf', 'sha-pdf'), (101, 'ann-archer.jpg', 'sha-photo'),
+    (200, 'invoice (1).pdf', 'sha-pdf'), (300, 'shared.png', 'sha-png'), (900, 'lost.bin', 'sha-orphan');
+INSERT INTO hd.tickets VALUES (10, 1, 'Refund please', 3, 3), (20, 2, 'Where is my order', 3, 1);
+INSERT INTO hd.attachments VALUES (1000, 10, 100), (1001, 10, 101), (1002, 10, 300), (2000, 20, 200), (2001, 20, 300);
+INSERT INTO hd.notes VALUES (1, 1, 'Ann: call me after 5'), (2, 3, 'Carla: customer called');
+
+-- regress.tables(report): table → rows of an erasure report.
+CREATE FUNCTION regress.tables(r jsonb) RETURNS TABLE (tbl text, action text, rows int, path text)
+LANGUAGE sql AS $$
+    SELECT t->>'table', t->>'action', (t->>'rows')::int, t->>'path'
+      FROM jsonb_array_elements(r->'tables') t ORDER BY 1
+$$;
+
+-- 1. Audit columns. Followed, Ann's erasure would delete Bob's ticket, which she last updated.
+SELECT * FROM regress.tables(gdpr.anonymize_subject('hd_customer', '1', dry_run => true));
+
+-- One rule per column name for the schema, with an exception: notes belong to their author.
+SELECT gdpr.exclude_column('hd', 'created_by_id', '{hd.notes}');
+SELECT gdpr.exclude_column('hd', 'updated_by_id');
+SELECT schema_name, col, except_tables FROM gdpr.excluded_column ORDER BY col;
+-- A table created later is covered too.
+CREATE TABLE hd.macros (id int PRIMARY KEY, created_by_id int REFERENCES hd.customers ON DELETE CASCADE, body text);
+INSERT INTO hd.macros VALUES (1, 1, 'Ann''s macro'), (2, 3, 'Carla''s macro');
+-- Ann's ticket only; what the rule leaves out is listed, and so is what the excluded keys' ON DELETE does to
+-- rows the erasure does not reach (Bob's ticket loses updated_by_id, Ann's macro goes by CASCADE).
+SELECT * FROM regress.tables(gdpr.anonymize_subject('hd_customer', '1', dry_run => true));
+SELECT jsonb_pretty(r->'excluded_by_rule'), jsonb_pretty(r->'excluded_cascades')
+  FROM gdpr.anonymize_subject('hd_customer', '1', dry_run => true) r;
+
+-- Rules: only the schema's owner, existing schemas, exceptions from the schema.
+SELECT regress.try($$SELECT gdpr.exclude_column('no_such_schema', 'created_by_id')$$);
+SELECT regress.try($$SELECT gdpr.exclude_column('hd', 'x', '{regress.try}')$$);
+SELECT regress.try($$SELECT gdpr.exclude_column('hd', 'x', '{gdpr.subject}')$$);
+GRANT USAGE ON SCHEMA hd TO regress_intruder;
+SET ROLE regress_intruder;
+SELECT regress.try($$SELECT gdpr.exclude_column('hd', 'customer_id')$$);
+SELECT regress.try($$SELECT gdpr.include_column('hd', 'created_by_id')$$);
+SELECT regress.try($$SELECT gdpr.declare_owned('hd.attachments', '{file_id}')$$);
+RESET ROLE;
+
+-- 2. Files are parents of attachments: not reached by the erasure at all.
+SELECT count(*) AS files_reached FROM regress.tables(gdpr.anonymize_subject('hd_customer', '1', dry_run => true))
+ WHERE tbl IN ('hd.files', 'hd.contents');
+SELECT regress.try($$SELECT gdpr.declare_owned('hd.attachments', '{ticket_id, file_id}')$$);
+SELECT regress.try($$SELECT gdpr.declare_owned('hd.attachments', '{nope}')$$);
+SELECT gdpr.declare_owned('hd.attachments', '{file_id}');
+SELECT gdpr.declare_owned('hd.files', '{content_sha}');
+SELECT child, child_cols FROM gdpr.owned_reference ORDER BY child::text;
+
+-- Ann's photo and its content go; the shared.png row (Bob's attachment uses it) and the PDF content (Bob's
+-- file row uses it) stay. Files and contents are reached upwards: path and reference say so.
+SELECT * FROM regress.tables(gdpr.anonymize_subject('hd_customer', '1', dry_run => true));
+SELECT jsonb_pretty(t->'via') FROM jsonb_array_elements(
+    gdpr.anonymize_subject('hd_customer', '1', dry_run => true)->'tables') t
+ WHERE t->>'table' IN ('hd.files', 'hd.contents') ORDER BY t->>'table';
+SELECT (gdpr.anonymize_subject('hd_customer', '1'))->'total_rows' AS erased_rows;
+SELECT id, filename, content_sha FROM hd.files ORDER BY id;
+SELECT sha FROM hd.contents ORDER BY sha;
+SELECT id, ticket_id, file_id FROM hd.attachments ORDER BY id;
+SELECT id, customer_id, created_by_id, updated_by_id FROM hd.tickets ORDER BY id;
+SELECT id, created_by_id FROM hd.macros ORDER BY id;
+
+-- Bob's turn: now nobody else uses his files, nor their contents. The orphan nobody reached stays.
+SELECT * FROM regress.tables(gdpr.anonymize_subject('hd_customer', '2', dry_run => true));
+SELECT (gdpr.anonymize_subject('hd_customer', '2'))->'total_rows' AS erased_rows;
+SELECT id, filename FROM hd.files ORDER BY id;
+SELECT sha FROM hd.contents ORDER BY sha;
+
+-- An owned parent erased by delete while rows of the erasure that keep it (through a NO ACTION key) are only
+-- anonymized would fail half-way: refused up front, dry run too.
+INSERT INTO hd.customers VALUES (4, 'Dana Doe', 'dana@mail.example');
+INSERT INTO hd.contents VALUES ('sha-dana', 'Dana''s scan');
+INSERT INTO hd.files VALUES (400, 'dana.pdf', 'sha-dana');
+INSERT INTO hd.tickets VALUES (40, 4, 'Scan attached', NULL, NULL);
+INSERT INTO hd.attachments VALUES (4000, 40, 400);
+SELECT gdpr.declare_erase_action('hd.files', 'anonymize');
+SELECT gdpr.declare_pii('hd.files', 'filename', 'null');
+SELECT regress.try($$SELECT gdpr.anonymize_subject('hd_customer', '4', dry_run => true)$$);
+SELECT regress.try($$SELECT gdpr.anonymize_subject('hd_customer', '4')$$);
+SELECT count(*) AS dana_rows_left FROM hd.attachments WHERE id = 4000;
+-- Anonymized files and kept contents: the file row stays, its name is gone, the content stays with it.
+SELECT gdpr.declare_erase_action('hd.contents', 'anonymize');
+SELECT * FROM regress.tables(gdpr.anonymize_subject('hd_customer', '4'));
+SELECT id, filename, content_sha FROM hd.files WHERE id = 400;
+SELECT sha FROM hd.contents WHERE sha = 'sha-dana';
+
+-- Declarations follow DROP COLUMN / DROP TABLE / DROP SCHEMA.
+ALTER TABLE hd.files DROP COLUMN content_sha;
+SELECT child, child_cols FROM gdpr.owned_reference ORDER BY child::text;
+DROP TABLE hd.notes;
+SELECT col, except_tables FROM gdpr.excluded_column ORDER BY col;
+DROP SCHEMA hd CASCADE;
+SELECT count(*) AS rules_left FROM gdpr.excluded_column;
+SELECT count(*) AS owned_left FROM gdpr.owned_reference;
+DROP FUNCTION regress.tables(jsonb);
