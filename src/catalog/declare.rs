@@ -154,7 +154,7 @@ fn declare_pii_impl(
     }
     // The strategy's checks cast values to the column's type: the owner's code (a domain), run as the owner.
     as_table_owner(&table, "validating a policy for", || {
-        strategy::validate(&table.display, &col, strategy_name, &options)
+        strategy::validate(&table, &col, strategy_name, &options)
     })?;
     let category = strategy::category::of_policy(&table.display, &col, strategy_name, &options)?;
     store(

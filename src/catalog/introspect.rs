@@ -1,7 +1,13 @@
 //! Reads what pg_gdpr needs to know about user tables from the system catalogs.
 //! Identifiers are quoted by PostgreSQL itself (`format('%I')`), never by Rust formatting.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
+use pgrx::PgOid;
 
 use crate::error::{GdprError, Result};
 
@@ -53,6 +59,19 @@ pub struct Column {
 }
 
 pub fn table(oid: pg_sys::Oid) -> Result<Table> {
+    if let Some(t) = MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.tables.get(&oid).cloned())) {
+        return Ok(t);
+    }
+    let t = read_table(oid)?;
+    MEMO.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            m.tables.insert(oid, t.clone());
+        }
+    });
+    Ok(t)
+}
+
+fn read_table(oid: pg_sys::Oid) -> Result<Table> {
     let row = Spi::connect(|client| {
         let rows = client.select(
             "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
@@ -144,10 +163,79 @@ const COLUMN_QUERY: &str = "
             WHERE c.opcdefault AND c.opcintype = bt.oid) ops ON true
      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped";
 
-fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Result<Vec<Column>> {
-    let query = format!("{COLUMN_QUERY} {extra}");
+thread_local! {
+    /// `COLUMN_QUERY` for all of a table's columns, planned once per backend: planning it costs more than
+    /// running it, and a plan build reads the columns of every table it covers.
+    static ALL_COLUMNS: RefCell<Option<Rc<OwnedPreparedStatement>>> = const { RefCell::new(None) };
+    /// Tables and columns read while a `Memo` is alive (one plan build): each table's catalog rows once.
+    static MEMO: RefCell<Option<Memoized>> = const { RefCell::new(None) };
+}
+
+#[derive(Default)]
+struct Memoized {
+    tables: HashMap<pg_sys::Oid, Table>,
+    columns: HashMap<pg_sys::Oid, Rc<Vec<Column>>>,
+}
+
+/// While the returned guard lives, `table` and `column` read each table's catalog rows once: a plan build looks
+/// up the same columns many times, and nothing it reads can change under it.
+pub struct Memo {
+    outermost: bool,
+}
+
+pub fn memo() -> Memo {
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        let outermost = m.is_none();
+        if outermost {
+            *m = Some(Memoized::default());
+        }
+        Memo { outermost }
+    })
+}
+
+impl Drop for Memo {
+    fn drop(&mut self) {
+        if self.outermost {
+            MEMO.with(|m| *m.borrow_mut() = None);
+        }
+    }
+}
+
+/// Every column of `table`, in column order.
+fn all_columns(table: &Table) -> Result<Rc<Vec<Column>>> {
+    if let Some(cols) = MEMO.with(|m| {
+        m.borrow()
+            .as_ref()
+            .and_then(|m| m.columns.get(&table.oid).cloned())
+    }) {
+        return Ok(cols);
+    }
+    let cols = Rc::new(read_columns(table.oid)?);
+    MEMO.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            m.columns.insert(table.oid, cols.clone());
+        }
+    });
+    Ok(cols)
+}
+
+fn read_columns(oid: pg_sys::Oid) -> Result<Vec<Column>> {
     Spi::connect(|client| {
-        let rows = client.select(query.as_str(), None, &args)?;
+        let stmt = match ALL_COLUMNS.with(|s| s.borrow().clone()) {
+            Some(stmt) => stmt,
+            None => {
+                let query = format!("{COLUMN_QUERY} ORDER BY a.attnum");
+                let stmt = Rc::new(
+                    client
+                        .prepare(&query, &[PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID)])?
+                        .keep(),
+                );
+                ALL_COLUMNS.with(|s| *s.borrow_mut() = Some(stmt.clone()));
+                stmt
+            }
+        };
+        let rows = client.select(&*stmt, None, &[oid.into()])?;
         let mut out = Vec::new();
         for r in rows {
             out.push(Column {
@@ -172,8 +260,10 @@ fn columns_where(extra: &str, args: Vec<pgrx::datum::DatumWithOid<'_>>) -> Resul
 
 /// One named column of `table`, or a 42703 error naming both.
 pub fn column(table: &Table, name: &str) -> Result<Column> {
-    columns_where("AND a.attname = $2", vec![table.oid.into(), name.into()])?
-        .pop()
+    all_columns(table)?
+        .iter()
+        .find(|c| c.name == name)
+        .cloned()
         .ok_or_else(|| {
             GdprError::UndefinedColumn(format!(
                 "column \"{name}\" of table {} does not exist",

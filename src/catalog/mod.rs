@@ -56,7 +56,7 @@ pub fn check_policies_fit(table: &Table, policies: &[Policy]) -> crate::error::R
                 table.display
             );
             let col = introspect::column(table, col_name).map_err(|e| e.in_context(&context))?;
-            strategy::validate(&table.display, &col, strategy_name, options)
+            strategy::validate(table, &col, strategy_name, options)
                 .map_err(|e| e.in_context(&context))?;
         }
         Ok(())

@@ -43,7 +43,16 @@ pub fn of_policy(
                 ))
             });
     }
-    Ok(match strategy {
+    let category = of_strategy(col, strategy);
+    // A per-row policy that nulls some rows and, say, scrubs the others holds what the other strategy says.
+    Ok(match super::conditional::else_strategy(options) {
+        Some(other) if category == "other" => of_strategy(col, other),
+        _ => category,
+    })
+}
+
+fn of_strategy(col: &Column, strategy: &str) -> &'static str {
+    match strategy {
         "fake_email" => "email",
         "fake_phone" => "phone",
         "fake_name" | "fake_first_name" | "fake_last_name" => "name",
@@ -51,7 +60,7 @@ pub fn of_policy(
         "generalize" if matches!(col.type_sql.as_str(), "inet" | "cidr") => "ip",
         "scrub" => "free_text",
         _ => "other",
-    })
+    }
 }
 
 /// A category the column's name suggests, for `gdpr.lint()` to propose where a policy says only `other`.

@@ -13,6 +13,7 @@ use crate::error::{GdprError, Result};
 
 mod automata;
 pub mod category;
+pub mod conditional;
 mod constant;
 mod fake_email;
 mod fake_phone;
@@ -78,8 +79,18 @@ pub fn lookup(name: &str) -> Result<&'static dyn Strategy> {
         })
 }
 
-/// Full validation of a declared policy: vocabulary, option names, then the strategy's own checks.
-pub fn validate(table: &str, col: &Column, strategy: &str, options: &Options) -> Result<()> {
+/// Full validation of a declared policy: vocabulary, option names, then the strategy's own checks — for the
+/// strategy and, in a per-row policy, its row condition and the `else` strategy (see conditional.rs).
+pub fn validate(table: &Table, col: &Column, strategy: &str, options: &Options) -> Result<()> {
+    let (own, rule) = conditional::split(table, col, options)?;
+    validate_one(&table.display, col, strategy, &own)?;
+    if let Some((other, other_options)) = rule.and_then(|r| r.otherwise) {
+        validate_one(&table.display, col, &other, &other_options)?;
+    }
+    Ok(())
+}
+
+fn validate_one(table: &str, col: &Column, strategy: &str, options: &Options) -> Result<()> {
     let s = lookup(strategy)?;
     category::of_policy(table, col, strategy, options)?;
     if let Some(unknown) = options
@@ -234,29 +245,39 @@ pub fn set_list(
                 table.display
             ))
         })?;
-        match lookup(strategy_name)?.erase_expr(&col, options, &mut params) {
-            Some(expr) => {
-                // An empty text stays empty (and NULL stays NULL): a fake must not invent an address the
-                // person never gave. Only `constant` writes its value whatever was there.
-                let expr = if col.category == "S" && strategy_name != "constant" {
-                    format!(
-                        "CASE WHEN {c} IS NULL OR {c} OPERATOR(pg_catalog.=) '' THEN {c} ELSE {expr} END",
-                        c = col.sql_name
-                    )
-                } else {
-                    expr
-                };
-                assignments.push(format!("{} = {expr}", col.sql_name));
-                columns.push(col.name.clone());
+        let (own, rule) = conditional::split(table, &col, options)?;
+        let mut expr = branch_expr(table, &col, strategy_name, &own, &mut params)?;
+        if let Some(rule) = rule {
+            let otherwise = match &rule.otherwise {
+                Some((other, other_options)) => {
+                    branch_expr(table, &col, other, other_options, &mut params)?
+                }
+                None => None,
+            };
+            if expr.is_some() || otherwise.is_some() {
+                let c = &rule.column;
+                let condition: Vec<String> = rule
+                    .values
+                    .iter()
+                    .map(|v| {
+                        let p = params.text(v.clone());
+                        format!(
+                            "{} {} CAST({p} AS {})",
+                            c.sql_name, c.equals, c.compare_type
+                        )
+                    })
+                    .collect();
+                expr = Some(format!(
+                    "CASE WHEN {} THEN {} ELSE {} END",
+                    condition.join(" OR "),
+                    expr.as_deref().unwrap_or(&col.sql_name),
+                    otherwise.as_deref().unwrap_or(&col.sql_name)
+                ));
             }
-            None if strategy_name == "keep" => {}
-            // Never a silent skip: a policy that yields nothing for its column is an error naming it.
-            None => {
-                return Err(GdprError::DatatypeMismatch(format!(
-                    "the policy {strategy_name} on {}.{} does not fit the column ({}): declare it again",
-                    table.display, col.name, col.type_display
-                )))
-            }
+        }
+        if let Some(expr) = expr {
+            assignments.push(format!("{} = {expr}", col.sql_name));
+            columns.push(col.name.clone());
         }
     }
     Ok(SetList {
@@ -264,6 +285,36 @@ pub fn set_list(
         columns,
         params: params.values,
     })
+}
+
+/// The expression of one strategy for `col`, or `None` for `keep`.
+fn branch_expr(
+    table: &Table,
+    col: &Column,
+    strategy_name: &str,
+    options: &Options,
+    params: &mut ExprParams,
+) -> Result<Option<String>> {
+    match lookup(strategy_name)?.erase_expr(col, options, params) {
+        // An empty text stays empty (and NULL stays NULL): a fake must not invent an address the person never
+        // gave. Only `constant` writes its value whatever was there.
+        Some(expr) if col.category == "S" && strategy_name != "constant" => Ok(Some(format!(
+            "CASE WHEN {c} IS NULL OR {c} OPERATOR(pg_catalog.=) '' THEN {c} ELSE {expr} END",
+            c = col.sql_name
+        ))),
+        Some(expr) => Ok(Some(expr)),
+        None if strategy_name == "keep" => Ok(None),
+        // Never a silent skip: a policy that yields nothing for its column is an error naming it.
+        None => Err(GdprError::DatatypeMismatch(format!(
+            "the policy {strategy_name} on {}.{} does not fit the column ({}): declare it again",
+            table.display, col.name, col.type_display
+        ))),
+    }
+}
+
+/// Whether a policy (or, in a per-row policy, its `else`) scrubs: the erasure must collect identifiers.
+pub fn scrubs(strategy: &str, options: &Options) -> bool {
+    strategy == "scrub" || conditional::else_strategy(options) == Some("scrub")
 }
 
 // --- shared checks ---------------------------------------------------------------------------------------

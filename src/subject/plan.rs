@@ -223,7 +223,9 @@ fn identifier_sources_of<'a>(
     policies
         .into_iter()
         .flatten()
-        .filter(|(_, strategy_name, _)| strategy_name != "keep" && strategy_name != "scrub")
+        .filter(|(_, strategy_name, options)| {
+            strategy_name != "keep" && !strategy::scrubs(strategy_name, options)
+        })
         .filter_map(|(col_name, strategy_name, options)| {
             let col = introspect::column(table, col_name).ok()?;
             let text_like =
@@ -321,6 +323,7 @@ pub fn build_rooted(
     root: pg_sys::Oid,
     root_action: Option<Action>,
 ) -> Result<ErasurePlan> {
+    let _memo = introspect::memo();
     let graph = graph::load()?;
     let all_refs = graph.all.clone();
     let excluded_by_rule_refs = graph.excluded_by_rule.clone();
@@ -342,9 +345,10 @@ pub fn build_rooted(
     // Scrubbed columns replace the subject's identifiers; declared trace columns are searched for them.
     let needs_identifiers = decl.traces_declared
         || order.iter().any(|oid| {
-            decl.policies
-                .get(oid)
-                .is_some_and(|ps| ps.iter().any(|(_, strategy, _)| strategy == "scrub"))
+            decl.policies.get(oid).is_some_and(|ps| {
+                ps.iter()
+                    .any(|(_, s, options)| strategy::scrubs(s, options))
+            })
         });
 
     // Per table: identity, the columns other tables reference, and the subject's identifiers to collect.
