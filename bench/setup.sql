@@ -5,12 +5,19 @@
 CREATE SCHEMA IF NOT EXISTS bench;
 CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA bench;
 
--- E-mail, phone, IPv4: the patterns a DBA would scrub free text with.
+-- The generic patterns, then (simplified) the free-text detectors: a street address (number + street word, or a
+-- German compound + number), a name after an introducing phrase, a date after a birth keyword.
 CREATE OR REPLACE FUNCTION bench.floor_scrub(body text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT regexp_replace(regexp_replace(regexp_replace(body,
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(body,
         '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '[email]', 'g'),
         '\+?[0-9][0-9 ]{7,}[0-9]', '[phone]', 'g'),
-        '\m(?:[0-9]{1,3}\.){3}[0-9]{1,3}\M', '[ip]', 'g')
+        '\m(?:[0-9]{1,3}\.){3}[0-9]{1,3}\M', '[ip]', 'g'),
+        '\m[0-9]{1,4}[a-z]?\s+(?:[[:upper:]][[:alpha:]]+\s+){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Way)\M'
+        '|\m[[:upper:]][[:alpha:]]*(?:straße|str\.|weg|platz)\s+[0-9]{1,4}[a-z]?\M', '[address]', 'g'),
+        '((?:[Mm]y name is|I am|I''m|[Tt]his is|[Jj]menuji se|[Jj]sem|[Nn]azywam się|[Jj]estem|[Ii]ch heiße|[Ii]ch bin'
+        '|[Jj]e m''appelle|[Jj]e suis)\s+)[[:upper:]][[:alpha:]]+(?:\s+[[:upper:]][[:alpha:]]+){0,2}', '\1[name]', 'g'),
+        '((?:DOB|[Bb]orn|[Bb]irth|narozen[aáý]?|nar\.|urodzon[aye]|ur\.|geboren|geb\.|née?)[^0-9\n]{0,16})'
+        '[0-9]{1,4}[-./ ]+[0-9]{1,2}[-./ ]+[0-9]{2,4}', '\1[birthdate]', 'g')
 $$;
 
 -- Erasing a guest by hand: the same tables, rows and columns as the examples/chat policies. The floor runs with

@@ -4,9 +4,10 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::thread::LocalKey;
 
 use pgrx::prelude::*;
-use pgrx::spi::OwnedPreparedStatement;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::PgOid;
 
 use crate::error::{GdprError, Result};
@@ -55,11 +56,19 @@ pub struct Column {
     /// Part of a primary key, unique constraint or unique index.
     pub unique: bool,
     pub in_primary_key: bool,
+    /// Where the column is in the primary key (orders the key), if it is part of it.
+    pub primary_key_position: Option<i32>,
+    /// The name as an SQL string literal (`quote_literal`).
+    pub name_literal: String,
     pub attnum: i16,
 }
 
 pub fn table(oid: pg_sys::Oid) -> Result<Table> {
-    if let Some(t) = MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.tables.get(&oid).cloned())) {
+    if let Some(t) = MEMO.with(|m| {
+        m.borrow()
+            .as_ref()
+            .and_then(|m| m.tables.get(&oid).cloned())
+    }) {
         return Ok(t);
     }
     let t = read_table(oid)?;
@@ -71,21 +80,39 @@ pub fn table(oid: pg_sys::Oid) -> Result<Table> {
     Ok(t)
 }
 
+const TABLE_QUERY: &str = "
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
+           n.nspname::text || '.' || c.relname::text,
+           c.relkind::text,
+           n.nspname IN ('pg_catalog', 'information_schema', 'pg_toast', 'gdpr'),
+           c.relowner,
+           c.relpersistence = 't'
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = $1";
+
+/// `query` (one `oid` parameter), prepared on first use and kept in `slot` for the backend's life.
+fn kept(
+    client: &SpiClient<'_>,
+    slot: &'static LocalKey<RefCell<Option<Rc<OwnedPreparedStatement>>>>,
+    query: &str,
+) -> Result<Rc<OwnedPreparedStatement>> {
+    if let Some(stmt) = slot.with(|s| s.borrow().clone()) {
+        return Ok(stmt);
+    }
+    let stmt = Rc::new(
+        client
+            .prepare(query, &[PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID)])?
+            .keep(),
+    );
+    slot.with(|s| *s.borrow_mut() = Some(stmt.clone()));
+    Ok(stmt)
+}
+
 fn read_table(oid: pg_sys::Oid) -> Result<Table> {
     let row = Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),
-                    n.nspname::text || '.' || c.relname::text,
-                    c.relkind::text,
-                    n.nspname IN ('pg_catalog', 'information_schema', 'pg_toast', 'gdpr'),
-                    c.relowner,
-                    c.relpersistence = 't'
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.oid = $1",
-            None,
-            &[oid.into()],
-        )?;
+        let stmt = kept(client, &TABLE, TABLE_QUERY)?;
+        let rows = client.select(&*stmt, None, &[oid.into()])?;
         let mut out = None;
         for r in rows {
             out = Some((
@@ -144,7 +171,10 @@ const COLUMN_QUERY: &str = "
            a.attnum,
            pg_catalog.format_type(bt.oid, -1),
            coalesce(ops.equals, '='),
-           coalesce(ops.greater, '>')
+           coalesce(ops.greater, '>'),
+           (SELECT pg_catalog.array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i
+             WHERE i.indrelid = a.attrelid AND i.indisprimary),
+           pg_catalog.quote_literal(a.attname)
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -167,6 +197,8 @@ thread_local! {
     /// `COLUMN_QUERY` for all of a table's columns, planned once per backend: planning it costs more than
     /// running it, and a plan build reads the columns of every table it covers.
     static ALL_COLUMNS: RefCell<Option<Rc<OwnedPreparedStatement>>> = const { RefCell::new(None) };
+    /// `TABLE_QUERY`, likewise.
+    static TABLE: RefCell<Option<Rc<OwnedPreparedStatement>>> = const { RefCell::new(None) };
     /// Tables and columns read while a `Memo` is alive (one plan build): each table's catalog rows once.
     static MEMO: RefCell<Option<Memoized>> = const { RefCell::new(None) };
 }
@@ -222,19 +254,11 @@ fn all_columns(table: &Table) -> Result<Rc<Vec<Column>>> {
 
 fn read_columns(oid: pg_sys::Oid) -> Result<Vec<Column>> {
     Spi::connect(|client| {
-        let stmt = match ALL_COLUMNS.with(|s| s.borrow().clone()) {
-            Some(stmt) => stmt,
-            None => {
-                let query = format!("{COLUMN_QUERY} ORDER BY a.attnum");
-                let stmt = Rc::new(
-                    client
-                        .prepare(&query, &[PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID)])?
-                        .keep(),
-                );
-                ALL_COLUMNS.with(|s| *s.borrow_mut() = Some(stmt.clone()));
-                stmt
-            }
-        };
+        let stmt = kept(
+            client,
+            &ALL_COLUMNS,
+            &format!("{COLUMN_QUERY} ORDER BY a.attnum"),
+        )?;
         let rows = client.select(&*stmt, None, &[oid.into()])?;
         let mut out = Vec::new();
         for r in rows {
@@ -252,6 +276,8 @@ fn read_columns(oid: pg_sys::Oid) -> Result<Vec<Column>> {
                 compare_type: r.get::<String>(11)?.unwrap_or_default(),
                 equals: r.get::<String>(12)?.unwrap_or_else(|| "=".into()),
                 greater: r.get::<String>(13)?.unwrap_or_else(|| ">".into()),
+                primary_key_position: r.get::<i32>(14)?,
+                name_literal: r.get::<String>(15)?.unwrap_or_default(),
             });
         }
         Ok(out)
@@ -279,24 +305,13 @@ pub fn columns(table: &Table, names: &[String]) -> Result<Vec<Column>> {
 
 /// The primary key columns in key order; empty when the table has none.
 pub fn primary_key(table: &Table) -> Result<Vec<Column>> {
-    let names: Vec<String> = Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT a.attname::text
-               FROM pg_catalog.pg_index i
-               CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos)
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-              WHERE i.indrelid = $1 AND i.indisprimary
-              ORDER BY k.pos",
-            None,
-            &[table.oid.into()],
-        )?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(r.get::<String>(1)?.unwrap_or_default());
-        }
-        Ok::<_, GdprError>(out)
-    })?;
-    columns(table, &names)
+    let mut key: Vec<Column> = all_columns(table)?
+        .iter()
+        .filter(|c| c.primary_key_position.is_some())
+        .cloned()
+        .collect();
+    key.sort_by_key(|c| c.primary_key_position);
+    Ok(key)
 }
 
 /// Trigger `name` of `table` (not a partition's clone): None when absent, else whether it has a WHEN condition.
@@ -335,21 +350,9 @@ pub fn is_unique_key(table: &Table, cols: &[String]) -> Result<bool> {
 
 /// The columns of `table` whose type is (a domain over) bytea, as (name as an SQL literal, quoted identifier).
 pub fn bytea_columns(table: &Table) -> Result<Vec<(String, String)>> {
-    Spi::connect(|client| {
-        let mut out = Vec::new();
-        for r in client.select(
-            "SELECT pg_catalog.quote_literal(a.attname), pg_catalog.quote_ident(a.attname)
-               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
-              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-                AND 'bytea'::pg_catalog.regtype IN (ty.oid, ty.typbasetype)
-              ORDER BY a.attnum",
-            None,
-            &[table.oid.into()],
-        )? {
-            if let (Some(name), Some(ident)) = (r.get::<String>(1)?, r.get::<String>(2)?) {
-                out.push((name, ident));
-            }
-        }
-        Ok::<_, GdprError>(out)
-    })
+    Ok(all_columns(table)?
+        .iter()
+        .filter(|c| c.compare_type == "bytea")
+        .map(|c| (c.name_literal.clone(), c.sql_name.clone()))
+        .collect())
 }

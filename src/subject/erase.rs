@@ -15,13 +15,15 @@ use serde_json::{json, Value};
 use super::guard;
 use super::holds::{self, Hold};
 use super::identifiers::subject_identifiers;
-use super::plan::{Action, ErasurePlan, Identity, PlanTable, TEXT_ARRAY};
+use super::plan::{Action, ErasurePlan, Identity, PlanTable};
 use super::reach::{
-    check_key_length, check_key_values, execute, fetch, find_rows, identity_args, reached_paths,
+    check_key_length, check_key_values, execute, find_rows, identity_args, reached_paths,
     row_label, subject_label, EdgeCount, Purpose, Reach, Row,
 };
 use super::traces;
 use crate::audit;
+
+mod checks;
 use crate::cache;
 use crate::error::{GdprError, Result};
 use crate::privilege::{require_privileges, Privilege};
@@ -70,89 +72,25 @@ pub fn random_uuid() -> String {
     )
 }
 
-/// Deleting a parent whose child rows stay (anonymized) would fail on a NO ACTION / RESTRICT foreign key
-/// half-way through; refuse up front, in dry runs too, and say what to declare.
-fn check_delete_conflicts(plan: &ErasurePlan, edge_counts: &[EdgeCount]) -> Result<()> {
-    for (edge, count) in plan.edges.iter().zip(edge_counts) {
-        let matched = count.matched;
-        let (parent, child) = (&plan.tables[edge.parent], &plan.tables[edge.child]);
-        if matched > 0
-            && edge.blocks_delete
-            && parent.action == Action::Delete
-            && child.action != Action::Delete
-        {
-            return Err(GdprError::InvalidDefinition(format!(
-                "{} is erased by delete, but {} of its rows are referenced through {} (ON DELETE NO ACTION/RESTRICT) \
-                 and would only be anonymized: declare gdpr.declare_erase_action('{}', 'delete') or exclude the reference",
-                parent.table.display, matched, edge.label, child.table.display
-            )));
-        }
+/// Deferrable constraints the erasure fires are checked at once while it changes rows: PostgreSQL refuses to
+/// queue deferred checks inside the security-restricted operations the statements run in. Afterwards the
+/// INITIALLY DEFERRED ones are deferred again (as the caller, outside any such operation).
+fn set_constraints(client: &mut SpiClient<'_>, plan: &ErasurePlan, immediate: bool) -> Result<()> {
+    let names: Vec<&str> = plan
+        .deferrable
+        .iter()
+        .filter(|(_, initially_deferred)| immediate || *initially_deferred)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !names.is_empty() {
+        let mode = if immediate { "IMMEDIATE" } else { "DEFERRED" };
+        client.update(
+            &format!("SET CONSTRAINTS {} {mode}", names.join(", ")),
+            None,
+            &[],
+        )?;
     }
     Ok(())
-}
-
-/// Rows that an excluded FOREIGN KEY (NO ACTION / RESTRICT) keeps pointing at rows this erasure deletes would
-/// make the delete fail half-way (`23503`): refused up front, in dry runs too, naming the key. Rows of the
-/// referencing table that the erasure deletes itself (reached another way) do not count. Rows an excluded
-/// CASCADE / SET NULL / SET DEFAULT key changes are returned, for the report (dry runs see them coming).
-fn check_excluded_referrers(
-    client: &mut SpiClient<'_>,
-    plan: &ErasurePlan,
-    reach: &[Reach],
-    what: &str,
-) -> Result<Vec<Value>> {
-    let mut cascades = Vec::new();
-    for x in &plan.excluded_referrers {
-        let parent = &plan.tables[x.parent];
-        if parent.action != Action::Delete || reach[x.parent].rows.is_empty() {
-            continue;
-        }
-        require_privileges(&x.child, &[Privilege::Select], what)?;
-        let mut columns: Vec<Vec<String>> = vec![Vec::new(); x.parent_values.len()];
-        for row in &reach[x.parent].rows {
-            let tuple: Option<Vec<String>> =
-                x.parent_values.iter().map(|p| row[p + 2].clone()).collect();
-            if let Some(tuple) = tuple {
-                for (c, v) in columns.iter_mut().zip(tuple) {
-                    c.push(v);
-                }
-            }
-        }
-        let mut types = vec![TEXT_ARRAY; columns.len()];
-        let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
-        if let Some(c) = x.child_index {
-            let child = &plan.tables[c];
-            if let Identity::Key(idx) = &child.identity {
-                // The child's reached rows go with the erasure only if it deletes them.
-                let rows: &[Row] = if child.action == Action::Delete {
-                    &reach[c].rows
-                } else {
-                    &[]
-                };
-                for i in idx {
-                    let keys: Vec<Option<String>> = rows.iter().map(|r| r[i + 2].clone()).collect();
-                    types.push(TEXT_ARRAY);
-                    args.push(keys.into());
-                }
-            }
-        }
-        let rows = fetch(client, &x.child, &x.count_sql, &types, &args)?;
-        let count: i64 = rows
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        if count > 0 && !x.refuses() {
-            cascades.push(json!({"reference": x.label, "on_delete": x.on_delete, "rows": count}));
-        } else if count > 0 {
-            return Err(GdprError::ForeignKeyViolation(format!(
-                "{what} would delete rows of {} that {count} row(s) of {} still reference through {}, which is \
-                 excluded (ON DELETE NO ACTION/RESTRICT): stop excluding it, or let those rows go with the erasure",
-                parent.table.display, x.child.display, x.label
-            )));
-        }
-    }
-    Ok(cascades)
 }
 
 fn apply(
@@ -160,7 +98,9 @@ fn apply(
     plan: &ErasurePlan,
     reach: &[Reach],
     ids: &SubjectIdentifiers,
+    unlinks: &[(usize, Vec<Row>)],
 ) -> Result<()> {
+    set_constraints(client, plan, true)?;
     let key: [u8; 32] = rand::rng().random(); // one-time key: dropped when this function returns
     let token = strategy::scrub::register(ids);
     for (t, r) in plan.tables.iter().zip(reach) {
@@ -183,6 +123,15 @@ fn apply(
             )));
         }
     }
+    // Keys that point against the delete order (a cycle) are cut first in the rows about to be deleted.
+    for (k, rows) in unlinks {
+        let key = &plan.delete_cycles[*k];
+        let table = &plan.tables[key.child];
+        if let Some(sql) = key.unlink_sql.as_deref() {
+            let types = table.identity_types();
+            run_for_rows(client, table, "unlinking", sql, &types, rows, None)?;
+        }
+    }
     for &t in &plan.delete_order {
         if !reach[t].rows.is_empty() {
             let table = &plan.tables[t];
@@ -197,7 +146,7 @@ fn apply(
             )?;
         }
     }
-    Ok(())
+    set_constraints(client, plan, false)
 }
 
 fn table_report(plan: &ErasurePlan, reach: &[Reach], edge_counts: &[EdgeCount]) -> Vec<Value> {
@@ -614,15 +563,18 @@ pub fn run(
     let mut trace_report = Vec::new();
     let mut cascades = Vec::new();
     if !reach[0].rows.is_empty() {
-        check_delete_conflicts(plan, &edge_counts)?;
-        cascades =
-            Spi::connect_mut(|client| check_excluded_referrers(client, plan, &reach, &what))?;
+        let deleted = checks::effectively_deleted(plan, &edge_counts);
+        checks::check_delete_conflicts(plan, &edge_counts, &deleted)?;
+        let unlinks = checks::check_delete_cycles(plan, &reach, dry_run, &what)?;
+        cascades = Spi::connect_mut(|client| {
+            checks::check_excluded_referrers(client, plan, &reach, &deleted, &what)
+        })?;
         if !dry_run || trace_tables.is_some() {
             trace_report = Spi::connect_mut(|client| {
                 let identifiers = subject_identifiers(client, plan, &reach)?;
                 let _own_writes = guard::engine_writes();
                 if !dry_run {
-                    apply(client, plan, &reach, &identifiers.all)?;
+                    apply(client, plan, &reach, &identifiers.all, &unlinks)?;
                 }
                 // After the erasure: a trace table the erasure also reached is searched as it left it.
                 match trace_tables {

@@ -19,6 +19,8 @@ pub struct Reference {
     pub label: String,
     /// A FOREIGN KEY whose ON DELETE refuses to delete referenced rows (NO ACTION / RESTRICT).
     pub blocks_delete: bool,
+    /// A FOREIGN KEY's ON DELETE (`pg_constraint.confdeltype`: a, r, c, n, d); blank for a link.
+    pub on_delete: char,
 }
 
 /// The referencing columns of foreign key `k`, in key order.
@@ -52,7 +54,8 @@ fn foreign_keys_sql() -> String {
                         JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i),
                 {explicitly}, {by_rule},
                 EXISTS (SELECT 1 FROM gdpr.owned_reference o
-                         WHERE o.child = k.conrelid::regclass AND o.child_cols::text[] = {FK_COLUMNS})
+                         WHERE o.child = k.conrelid::regclass AND o.child_cols::text[] = {FK_COLUMNS}),
+                k.confdeltype::text
            FROM pg_catalog.pg_constraint k
            JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
            JOIN pg_catalog.pg_class pc ON pc.oid = k.confrelid
@@ -120,23 +123,65 @@ pub fn excluded_keys_onto(tables: &[pg_sys::Oid]) -> Result<Vec<ExcludedKey>> {
     })
 }
 
-/// Every FOREIGN KEY between `tables` as (child, parent) — excluded ones too: an exclusion means "do not follow",
-/// not "does not exist", and deletes must still come before the rows they reference.
-pub fn foreign_key_pairs(tables: &[pg_sys::Oid]) -> Result<Vec<(pg_sys::Oid, pg_sys::Oid)>> {
+/// The deferrable constraints an erasure of `tables` may fire (their own, and FOREIGN KEYs onto them), schema-
+/// qualified and quoted for `SET CONSTRAINTS`, with whether each is INITIALLY DEFERRED. Statements on user tables
+/// run in a security-restricted operation, where PostgreSQL refuses to queue deferred checks: the erasure makes
+/// these immediate while it changes rows.
+pub fn deferrable_constraints(tables: &[pg_sys::Oid]) -> Result<Vec<(String, bool)>> {
     Spi::connect(|client| {
-        let mut pairs = Vec::new();
+        let mut out = Vec::new();
         for r in client.select(
-            "SELECT DISTINCT k.conrelid, k.confrelid FROM pg_catalog.pg_constraint k
-              WHERE k.contype = 'f' AND k.conparentid = 0 AND k.conrelid = ANY ($1) AND k.confrelid = ANY ($1)",
+            "SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, k.conname), k.condeferred
+               FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
+              WHERE k.condeferrable AND (k.conrelid = ANY ($1) OR (k.contype = 'f' AND k.confrelid = ANY ($1)))
+              ORDER BY 1",
             None,
             &[tables.to_vec().into()],
         )? {
-            pairs.push((
-                r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-                r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+            out.push((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<bool>(2)?.unwrap_or(false),
             ));
         }
-        Ok::<_, GdprError>(pairs)
+        Ok::<_, GdprError>(out)
+    })
+}
+
+/// A FOREIGN KEY between two of an erasure's tables, excluded or not.
+pub struct ForeignKey {
+    pub child: pg_sys::Oid,
+    pub child_cols: Vec<String>,
+    pub parent: pg_sys::Oid,
+    pub parent_cols: Vec<String>,
+    pub name: String,
+    /// ON DELETE NO ACTION / RESTRICT.
+    pub blocks_delete: bool,
+}
+
+/// Every FOREIGN KEY between `tables` — excluded ones too: an exclusion means "do not follow", not "does not
+/// exist", and deletes must still come before the rows they reference.
+pub fn foreign_keys_between(tables: &[pg_sys::Oid]) -> Result<Vec<ForeignKey>> {
+    let sql = format!(
+        "SELECT k.conrelid, k.confrelid, k.conname::text, k.confdeltype IN ('a', 'r'), {FK_COLUMNS},
+                ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+           FROM pg_catalog.pg_constraint k
+          WHERE k.contype = 'f' AND k.conparentid = 0 AND k.conrelid = ANY ($1) AND k.confrelid = ANY ($1)
+          ORDER BY k.conrelid::regclass::text, k.conname"
+    );
+    Spi::connect(|client| {
+        let mut keys = Vec::new();
+        for r in client.select(&sql, None, &[tables.to_vec().into()])? {
+            keys.push(ForeignKey {
+                child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+                name: r.get::<String>(3)?.unwrap_or_default(),
+                blocks_delete: r.get::<bool>(4)?.unwrap_or(false),
+                child_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
+                parent_cols: r.get::<Vec<String>>(6)?.unwrap_or_default(),
+            });
+        }
+        Ok::<_, GdprError>(keys)
     })
 }
 
@@ -185,6 +230,10 @@ pub fn load() -> Result<Graph> {
                 child_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
                 parent_cols: r.get::<Vec<String>>(6)?.unwrap_or_default(),
                 discriminator: None,
+                on_delete: r
+                    .get::<String>(10)?
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(' '),
             };
             let flag = |i: usize| r.get::<bool>(i).map(|b| b.unwrap_or(false));
             sort(reference, flag(7)?, flag(8)?, flag(9)?);
@@ -200,6 +249,7 @@ pub fn load() -> Result<Graph> {
                 discriminator: type_col.zip(type_value),
                 label: "declared link".to_string(),
                 blocks_delete: false,
+                on_delete: ' ',
             };
             let flag = |i: usize| r.get::<bool>(i).map(|b| b.unwrap_or(false));
             sort(reference, flag(7)?, flag(8)?, flag(9)?);

@@ -6,9 +6,12 @@ use std::collections::{HashMap, HashSet};
 
 use pgrx::prelude::*;
 
+mod delete_order;
 mod owned;
 mod sql;
 
+pub use delete_order::CycleKey;
+use delete_order::{children_first, reversed_keys};
 use owned::{owned_edge, owned_parts, owned_path};
 pub use owned::{OwnedEdge, Referrer};
 use sql::{
@@ -121,6 +124,10 @@ pub struct PlanEdge {
     pub child_cols: Vec<String>,
     pub label: String,
     pub blocks_delete: bool,
+    /// The FOREIGN KEY's ON DELETE (a, r, c, n, d; blank for a link), and whether a referencing column is NOT
+    /// NULL (ON DELETE SET NULL then fails).
+    pub on_delete: char,
+    pub child_not_null: bool,
     /// `DELETE` of the child rows matching the given values: how a real erasure empties a leaf table that is
     /// erased by delete (one statement instead of finding the rows, then deleting them by key). It returns the
     /// deleted rows' referencing values, which tell whose rows they were.
@@ -158,6 +165,10 @@ pub struct ErasurePlan {
     pub owned: Vec<OwnedEdge>,
     /// References onto the plan's tables not followed because of a rule on their column name, for reports.
     pub excluded_by_rule: Vec<String>,
+    /// Keys that point against the delete order (a cycle): unlinked before the deletes, or refused.
+    pub delete_cycles: Vec<CycleKey>,
+    /// Deferrable constraints the erasure's changes may fire, with whether each is INITIALLY DEFERRED.
+    pub deferrable: Vec<(String, bool)>,
 }
 
 #[derive(Debug)]
@@ -177,6 +188,8 @@ pub struct ExcludedReferrer {
     /// `restrict` refuse (the erasure fails up front); `cascade`, `set null`, `set default` change rows the
     /// erasure did not reach (reported).
     pub on_delete: &'static str,
+    /// A referencing column is NOT NULL (ON DELETE SET NULL then fails).
+    pub child_not_null: bool,
 }
 
 impl ExcludedReferrer {
@@ -448,6 +461,21 @@ pub fn build_rooted(
 
     let owned_parts = owned_parts(&owned, &all_refs, &index, &mut tables_info)?;
 
+    // Deletes go children first along the FOREIGN KEYs between the plan's tables — excluded ones too (an
+    // exclusion means "do not follow", not "does not exist"); declared links constrain nothing in the database.
+    let actions: Vec<Action> = order
+        .iter()
+        .map(|o| decl.actions.get(o).copied().unwrap_or(Action::Anonymize))
+        .collect();
+    let foreign_keys = graph::foreign_keys_between(&order)?;
+    let references: Vec<(usize, usize)> = foreign_keys
+        .iter()
+        .map(|k| (index[&k.child], index[&k.parent]))
+        .collect();
+    let delete_order = children_first(&actions, &references);
+    let cycle_parts = reversed_keys(&foreign_keys, &index, &delete_order, &mut tables_info)?;
+    let deferrable = graph::deferrable_constraints(&order)?;
+
     let mut edges = Vec::new();
     let mut edge_child_cols: Vec<Vec<Column>> = Vec::new();
     for r in &refs {
@@ -582,6 +610,8 @@ pub fn build_rooted(
                 r.label
             ),
             blocks_delete: r.blocks_delete,
+            on_delete: r.on_delete,
+            child_not_null: child_cols.iter().any(|c| c.not_null),
         });
     }
 
@@ -723,12 +753,6 @@ pub fn build_rooted(
             delete_directly: false,
         });
     }
-    // Deletes go children first along the FOREIGN KEYs between the plan's tables — excluded ones too (an
-    // exclusion means "do not follow", not "does not exist"); declared links constrain nothing in the database.
-    let references: Vec<(usize, usize)> = graph::foreign_key_pairs(&order)?
-        .into_iter()
-        .filter_map(|(child, parent)| Some((*index.get(&child)?, *index.get(&parent)?)))
-        .collect();
     for i in 1..tables.len() {
         let t = &tables[i];
         // Deleted straight from its parents' keys while the reach is walked — before any other table's rows:
@@ -779,7 +803,7 @@ pub fn build_rooted(
         e.select_parents = parent.select_identity(&parent_match, &[]);
     }
 
-    let delete_order = children_first(&tables, &references);
+    let delete_cycles = cycle_parts.into_iter().map(|c| c.finish(&tables)).collect();
     let mut excluded_referrers = Vec::new();
     for (k, parent, parent_values) in excluded_keys {
         let child = introspect::table(k.child)?;
@@ -798,6 +822,7 @@ pub fn build_rooted(
             }
         }
         excluded_referrers.push(ExcludedReferrer {
+            child_not_null: child_cols.iter().any(|c| c.not_null),
             on_delete: match k.on_delete.as_str() {
                 "r" => "restrict",
                 "c" => "cascade",
@@ -840,6 +865,8 @@ pub fn build_rooted(
         })
         .collect::<Result<Vec<String>>>()?;
     Ok(ErasurePlan {
+        delete_cycles,
+        deferrable,
         owned,
         excluded_by_rule,
         kind: kind.to_string(),
@@ -855,25 +882,4 @@ pub fn build_rooted(
         identifier_sources,
         excluded_referrers,
     })
-}
-
-/// Delete tables ordered so that a table comes before every table it references (cycles broken by plan order).
-fn children_first(tables: &[PlanTable], references: &[(usize, usize)]) -> Vec<usize> {
-    let mut pending: Vec<usize> = (0..tables.len())
-        .filter(|i| tables[*i].action == Action::Delete)
-        .collect();
-    let mut order = Vec::new();
-    while !pending.is_empty() {
-        let has_pending_child = |t: usize, pending: &[usize]| {
-            references
-                .iter()
-                .any(|&(child, parent)| parent == t && child != t && pending.contains(&child))
-        };
-        let pick = pending
-            .iter()
-            .position(|t| !has_pending_child(*t, &pending))
-            .unwrap_or(pending.len() - 1);
-        order.push(pending.remove(pick));
-    }
-    order
 }

@@ -178,6 +178,32 @@ SELECT regress.try($$SELECT gdpr.anonymize_subject('hd_customer', '6', dry_run =
 SELECT kind, object, message FROM gdpr.lint() WHERE object LIKE 'hd.chat_messages%' AND kind = 'policy';
 DROP TABLE hd.chat_messages;
 
+-- 4. Personal data typed into free text: street addresses, names introduced by a phrase, dates of birth next to
+-- a keyword (en/de/cs/pl/fr) — while order numbers, prices and opening hours stay.
+SELECT m AS message, gdpr.scrub(m) AS scrubbed FROM (VALUES
+    ('my new address is 27 Baker Street, NW1 6XE London'),
+    ('deliver to Hauptstraße 12 please'),
+    ('Hi, I am Jana Nováková'),
+    ('verified via DOB 1984-03-17'),
+    ('Dobrý den, jmenuji se Petr Svoboda, bydlím Korunní 45, 120 00 Praha 2, narozen 17. 3. 1984'),
+    ('Nazywam się Łukasz Wiśniewski, ul. Marszałkowska 10/5, 00-001 Warszawa'),
+    ('Je m''appelle Zoë Martin, 12 rue de la Paix, 75002 Paris, née le 17 mars 1984'),
+    ('Order ORD-2024-0042: 2 boxes, 12 pieces, 1 234,50 Kč, delivered 2024-03-17, open Mon-Fri 9-17')) v(m);
+-- The business's own contact data survives when listed: a domain, a phone number (any format), an address.
+CREATE TABLE hd.replies (id int PRIMARY KEY, customer_id int REFERENCES hd.customers ON DELETE SET NULL, body text);
+CREATE INDEX ON hd.replies (customer_id);
+INSERT INTO hd.customers VALUES (7, 'Gus Grey', 'gus@mail.example');
+INSERT INTO hd.replies VALUES
+    (1, 7, 'Write to support@shop.example or call 800 123 456; we are at Václavské náměstí 1, 110 00 Praha 1'),
+    (2, 7, 'Gus Grey, gus@mail.example, born 17. 3. 1984, lives at Korunní 45, 120 00 Praha 2; cc sales@shop.example');
+SELECT regress.try($$SELECT gdpr.declare_pii('hd.replies', 'body', 'scrub', '{"keep": "support@shop.example"}')$$);
+SELECT regress.try($$SELECT gdpr.declare_pii('hd.replies', 'body', 'scrub', '{"keep": [""]}')$$);
+SELECT regress.try($$SELECT gdpr.declare_pii('hd.replies', 'body', 'scrub', '{"keep": [42]}')$$);
+SELECT gdpr.declare_pii('hd.replies', 'body', 'scrub',
+    '{"keep": ["@shop.example", "+420 800 123 456", "Václavské náměstí 1, 110 00 Praha 1"]}');
+SELECT (gdpr.anonymize_subject('hd_customer', '7'))->'total_rows' AS erased_rows;
+SELECT id, body FROM hd.replies ORDER BY id;
+
 -- Declarations follow DROP COLUMN / DROP TABLE / DROP SCHEMA.
 ALTER TABLE hd.files DROP COLUMN content_sha;
 SELECT child, child_cols FROM gdpr.owned_reference ORDER BY child::text;
