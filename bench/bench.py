@@ -233,6 +233,74 @@ def scenario_session(db, n):
                        note=f"{len(sessions)} random chats")
 
 
+# The cold-plan scenario's schema: a helpdesk of 53 tables (users, then 52 tables each hanging off one or two
+# earlier ones), audit columns excluded by rule, polymorphic links, scrubbed and nulled text on every table.
+COLD_TABLES = 52
+
+
+def cold_schema_sql():
+    rnd = random.Random(7)
+    out = ["DROP SCHEMA IF EXISTS hd53 CASCADE; CREATE SCHEMA hd53;",
+           "CREATE TABLE hd53.users (id bigint PRIMARY KEY, login text, firstname text, lastname text, email text, "
+           "phone text, street text, city text, note text, created_by_id bigint REFERENCES hd53.users, "
+           "updated_by_id bigint REFERENCES hd53.users);",
+           "CREATE INDEX ON hd53.users (created_by_id); CREATE INDEX ON hd53.users (updated_by_id);"]
+    tables, data = ["users"], []
+    for i in range(1, COLD_TABLES + 1):
+        name = f"t{i:02d}"
+        parents = rnd.sample(tables, k=min(len(tables), rnd.choice([1, 1, 2])))
+        cols = ["id bigint PRIMARY KEY", "body text", "title text", "created_by_id bigint REFERENCES hd53.users",
+                "updated_by_id bigint REFERENCES hd53.users"]
+        cols += [f"{p}_id bigint REFERENCES hd53.{p}" for p in parents] + ["o_type text", "o_id bigint"]
+        out.append(f"CREATE TABLE hd53.{name} ({', '.join(cols)});")
+        out += [f"CREATE INDEX ON hd53.{name} ({p}_id);" for p in parents]
+        out.append(f"CREATE INDEX ON hd53.{name} (created_by_id); CREATE INDEX ON hd53.{name} (updated_by_id); "
+                   f"CREATE INDEX ON hd53.{name} (o_type, o_id);")
+        out.append(f"SELECT gdpr.declare_pii('hd53.{name}', 'body', 'scrub'); "
+                   f"SELECT gdpr.declare_pii('hd53.{name}', 'title', 'null');")
+        if i % 3 == 0:
+            out.append(f"SELECT gdpr.declare_link('hd53.{name}', '{{o_id}}', 'hd53.users', '{{id}}', 'o_type', 'User');")
+        refs = ", ".join(f"(g * 7 % {200 if p == 'users' else 2000}) + 1" for p in parents)
+        data.append(f"INSERT INTO hd53.{name} SELECT g, 'text of ' || g, 'title ' || g, (g % 200) + 1, "
+                    f"(g % 200) + 1, {refs}, 'User', (g % 200) + 1 FROM generate_series(1, 2000) g;")
+        tables.append(name)
+    out.append("SELECT gdpr.declare_subject('hd53_user', 'hd53.users');")
+    for col, strategy in [("login", "hash"), ("firstname", "fake_first_name"), ("lastname", "fake_last_name"),
+                          ("email", "fake_email"), ("phone", "fake_phone"), ("street", "fake_address"),
+                          ("city", "fake_city"), ("note", "scrub")]:
+        out.append(f"SELECT gdpr.declare_pii('hd53.users', '{col}', '{strategy}');")
+    out.append("SELECT gdpr.exclude_column('hd53', 'created_by_id'); SELECT gdpr.exclude_column('hd53', 'updated_by_id');")
+    out.append("INSERT INTO hd53.users SELECT g, 'login' || g, 'First' || g, 'Last' || g, 'u' || g || '@mail.example', "
+               "'+420 601 000 ' || lpad(g::text, 3, '0'), 'Street ' || g, 'City', 'note', NULL, NULL "
+               "FROM generate_series(1, 200) g;")
+    return "\n".join(out + data + ["ANALYZE;"])
+
+
+def scenario_cold(db, connections):
+    """The first erasure in a new connection (plans built, statements prepared, catalog caches filled) against
+    the second one in the same connection, on the 53-table schema; each rolled back."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(cold_schema_sql())
+    psql(db, files=[f.name])
+    os.unlink(f.name)
+    rnd = random.Random(11)
+    cold, warm = [], []
+    for _ in range(connections):
+        a, b = rnd.randint(1, 200), rnd.randint(1, 200)
+        script = "\\timing on\n" + "".join(
+            f"BEGIN; SELECT 1 FROM (SELECT gdpr.anonymize_subject('hd53_user', '{g}')) x; ROLLBACK;\n" for g in (a, b))
+        out = subprocess.run(psql_cmd(db), input=script, text=True, capture_output=True, check=True).stdout
+        times = [float(m) for m in re.findall(r"Time: ([0-9.]+) ms", out)]
+        # BEGIN, erasure, ROLLBACK per line: the erasure is the middle one.
+        cold.append(times[1])
+        warm.append(times[4])
+    return ratio_entry(f"cold plan: first erasure in a new connection vs the next ({COLD_TABLES + 1} tables)",
+                       cold, warm, {"ratio_median": 2.0},
+                       note=f"{connections} new connections, each erasing two random users of a {COLD_TABLES + 1}-table "
+                            f"helpdesk schema (audit columns excluded by rule, polymorphic links, 2,000 rows per table), "
+                            f"rolled back; 'floor' is the second erasure in the same connection")
+
+
 # Guests per gdpr.anonymize_subjects call in the batch scenario, and per batch of a retention run.
 BATCH = 1000
 BATCH_RUNS = 5
@@ -920,8 +988,8 @@ def write_report(result, path_md, path_json):
 
 
 # Names for --only, in the order they run.
-SCENARIOS = ["find", "export", "erasure", "session", "batch", "committed", "pseudonymize", "functions", "consent",
-             "concurrency", "retention"]
+SCENARIOS = ["find", "export", "erasure", "session", "batch", "committed", "pseudonymize", "functions", "cold",
+             "consent", "concurrency", "retention"]
 
 
 def main():
@@ -1013,6 +1081,9 @@ def main():
         if "functions" in only:
             log("scenario 4: strategy functions")
             result["scenarios"].extend(scenario_functions(db, 3))
+        if "cold" in only:
+            log("scenario 4b: cold plan (first erasure in a new connection)")
+            result["scenarios"].append(scenario_cold(db, 20))
         if "consent" in only:
             log("scenario 5: consent trigger")
             result["scenarios"].append(scenario_consent(db, scale["pgbench_seconds"], 3))

@@ -67,11 +67,13 @@ CREATE TABLE gdpr.excluded_column (
 
 -- References whose parent rows belong to the rows referencing them (an attachment's file, a content-addressed
 -- blob): after an erasure, a parent row that no remaining row references gets the parent table's action.
+-- The parent is part of the declaration: a reference later re-pointed at another table is not owned.
 CREATE TABLE gdpr.owned_reference (
     child       regclass NOT NULL,
     child_cols  name[] NOT NULL,
+    parent      regclass NOT NULL,
     declared_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (child, child_cols)
+    PRIMARY KEY (child, child_cols, parent)
 );
 
 -- Trace columns: may hold a person's identifiers with no key tying the row to them (call logs, webhook payloads,
@@ -239,7 +241,7 @@ BEGIN
             DELETE FROM gdpr.erase_action WHERE tbl::oid = d.objid;
             DELETE FROM gdpr.link WHERE child::oid = d.objid OR parent::oid = d.objid;
             DELETE FROM gdpr.excluded_reference WHERE child::oid = d.objid;
-            DELETE FROM gdpr.owned_reference WHERE child::oid = d.objid;
+            DELETE FROM gdpr.owned_reference WHERE child::oid = d.objid OR parent::oid = d.objid;
             UPDATE gdpr.excluded_column SET except_tables = pg_catalog.array_remove(except_tables, d.objid::regclass)
              WHERE d.objid::regclass = ANY (except_tables);
             DELETE FROM gdpr.trace WHERE tbl::oid = d.objid;

@@ -61,14 +61,33 @@ fn declare_owned_impl(
             cols.join(", ")
         )));
     }
-    for parent in parents {
-        require_parent_owner(&introspect::table(parent)?, &child, &cols)?;
+    for parent in &parents {
+        require_parent_owner(&introspect::table(*parent)?, &child, &cols)?;
     }
-    store(
-        "INSERT INTO gdpr.owned_reference (child, child_cols) VALUES ($1::regclass, $2::name[])
-         ON CONFLICT DO NOTHING",
-        vec![child.oid.into(), cols.into()],
-    )
+    // The parents are stored with the declaration: a reference later re-pointed elsewhere is not owned.
+    for parent in parents {
+        store(
+            "INSERT INTO gdpr.owned_reference (child, child_cols, parent)
+             VALUES ($1::regclass, $2::name[], $3::regclass) ON CONFLICT DO NOTHING",
+            vec![child.oid.into(), cols.clone().into(), parent.into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// The parents stored with `child`'s owned declaration by `cols`.
+fn declared_parents(child: &Table, cols: &[String]) -> Result<Vec<pg_sys::Oid>> {
+    Spi::connect(|client| {
+        let mut parents = Vec::new();
+        for r in client.select(
+            "SELECT parent::oid FROM gdpr.owned_reference WHERE child = $1::regclass AND child_cols = $2::name[]",
+            None,
+            &[child.oid.into(), cols.to_vec().into()],
+        )? {
+            parents.extend(r.get::<pg_sys::Oid>(1)?);
+        }
+        Ok::<_, GdprError>(parents)
+    })
 }
 
 fn undeclare_owned_impl(
@@ -80,7 +99,7 @@ fn undeclare_owned_impl(
         .into_iter()
         .map(|c| c.name)
         .collect();
-    for parent in referenced_tables(&child, &cols)? {
+    for parent in declared_parents(&child, &cols)? {
         require_parent_owner(&introspect::table(parent)?, &child, &cols)?;
     }
     store(

@@ -82,7 +82,7 @@ pub fn lookup(name: &str) -> Result<&'static dyn Strategy> {
 /// Full validation of a declared policy: vocabulary, option names, then the strategy's own checks — for the
 /// strategy and, in a per-row policy, its row condition and the `else` strategy (see conditional.rs).
 pub fn validate(table: &Table, col: &Column, strategy: &str, options: &Options) -> Result<()> {
-    let (own, rule) = conditional::split(table, col, options)?;
+    let (own, rule) = conditional::split(table, col, options, conditional::Values::Check)?;
     validate_one(&table.display, col, strategy, &own)?;
     if let Some((other, other_options)) = rule.and_then(|r| r.otherwise) {
         validate_one(&table.display, col, &other, &other_options)?;
@@ -245,7 +245,8 @@ pub fn set_list(
                 table.display
             ))
         })?;
-        let (own, rule) = conditional::split(table, &col, options)?;
+        // Values were checked (as the table's owner) when declared and by `check_policies_fit`.
+        let (own, rule) = conditional::split(table, &col, options, conditional::Values::Trust)?;
         let mut expr = branch_expr(table, &col, strategy_name, &own, &mut params)?;
         if let Some(rule) = rule {
             let otherwise = match &rule.otherwise {

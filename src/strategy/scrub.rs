@@ -161,7 +161,6 @@ thread_local! {
     /// The identifiers of the subjects being erased. The statements receive a token, not the identifiers: an
     /// erasure of many subjects has thousands, and each row would otherwise get (and compare) a copy of them.
     static REGISTERED: RefCell<Option<Registered>> = const { RefCell::new(None) };
-    static NEXT_TOKEN: std::cell::Cell<i64> = const { std::cell::Cell::new(1) };
 }
 
 /// Registers the identifiers an erasure's statements scrub; returns their token (0 when there are none).
@@ -170,11 +169,9 @@ pub fn register(ids: &super::SubjectIdentifiers) -> i64 {
     if ids.values.is_empty() {
         return 0;
     }
-    let token = NEXT_TOKEN.with(|n| {
-        let t = n.get();
-        n.set(t + 1);
-        t
-    });
+    // Random, not counted: a token is no handle another statement in the session could guess to test names
+    // against the erased subject's identifiers (and `unregister` drops them when the erasure is done).
+    let token = rand::random::<i64>().checked_abs().unwrap_or(1).max(1);
     REGISTERED.with(|cell| {
         *cell.borrow_mut() = Some(Registered {
             token,
@@ -184,6 +181,11 @@ pub fn register(ids: &super::SubjectIdentifiers) -> i64 {
         })
     });
     token
+}
+
+/// Drops the registered identifiers: the erasure that registered them is done.
+pub fn unregister() {
+    REGISTERED.with(|cell| *cell.borrow_mut() = None);
 }
 
 /// Scrubs `text` of the generic patterns and of the identifiers registered under `token` (0: patterns only).

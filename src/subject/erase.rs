@@ -24,6 +24,7 @@ use super::traces;
 use crate::audit;
 
 mod checks;
+mod closure;
 use crate::cache;
 use crate::error::{GdprError, Result};
 use crate::privilege::{require_privileges, Privilege};
@@ -567,7 +568,9 @@ pub fn run(
         checks::check_delete_conflicts(plan, &edge_counts, &deleted)?;
         let unlinks = checks::check_delete_cycles(plan, &reach, dry_run, &what)?;
         cascades = Spi::connect_mut(|client| {
-            checks::check_excluded_referrers(client, plan, &reach, &deleted, &what)
+            let cascades = checks::check_excluded_referrers(client, plan, &reach, &deleted, &what)?;
+            closure::check_delete_closure(client, plan, &reach, &what)?;
+            Ok::<_, GdprError>(cascades)
         })?;
         if !dry_run || trace_tables.is_some() {
             trace_report = Spi::connect_mut(|client| {
@@ -589,6 +592,7 @@ pub fn run(
                     None => Ok(Vec::new()),
                 }
             })?;
+            strategy::scrub::unregister();
         }
     }
 

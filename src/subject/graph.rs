@@ -54,7 +54,8 @@ fn foreign_keys_sql() -> String {
                         JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i),
                 {explicitly}, {by_rule},
                 EXISTS (SELECT 1 FROM gdpr.owned_reference o
-                         WHERE o.child = k.conrelid::regclass AND o.child_cols::text[] = {FK_COLUMNS}),
+                         WHERE o.child = k.conrelid::regclass AND o.child_cols::text[] = {FK_COLUMNS}
+                           AND o.parent = k.confrelid::regclass),
                 k.confdeltype::text
            FROM pg_catalog.pg_constraint k
            JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
@@ -73,7 +74,8 @@ fn links_sql() -> String {
     format!(
         "SELECT l.child::oid, l.parent::oid, l.child_cols::text[], l.parent_cols::text[], l.type_col::text,
                 l.type_value, {explicitly}, {by_rule},
-                EXISTS (SELECT 1 FROM gdpr.owned_reference o WHERE o.child = l.child AND o.child_cols = l.child_cols)
+                EXISTS (SELECT 1 FROM gdpr.owned_reference o
+                         WHERE o.child = l.child AND o.child_cols = l.child_cols AND o.parent = l.parent)
            FROM gdpr.link l
           ORDER BY l.id",
         explicitly = excluded_explicitly("l.child", "l.child_cols::text[]"),
@@ -134,6 +136,11 @@ pub fn deferrable_constraints(tables: &[pg_sys::Oid]) -> Result<Vec<(String, boo
             "SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, k.conname), k.condeferred
                FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
               WHERE k.condeferrable AND (k.conrelid = ANY ($1) OR (k.contype = 'f' AND k.confrelid = ANY ($1)))
+                -- SET CONSTRAINTS names a constraint by schema and name: one shared with another constraint of
+                -- the schema would change (or, not deferrable, refuse) that one too. Left deferred, such a
+                -- constraint fails the erasure with PostgreSQL's 42501, naming the table.
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint o
+                                 WHERE o.connamespace = k.connamespace AND o.conname = k.conname AND o.oid <> k.oid)
               ORDER BY 1",
             None,
             &[tables.to_vec().into()],

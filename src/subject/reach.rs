@@ -9,7 +9,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::PgOid;
 
-use super::plan::{ErasurePlan, Identity, OwnedEdge, PlanTable, TEXT, TEXT_ARRAY};
+use super::plan::{Action, ErasurePlan, Identity, OwnedEdge, PlanTable, TEXT, TEXT_ARRAY};
 use crate::cache;
 use crate::catalog::introspect::Table;
 use crate::error::{GdprError, Result};
@@ -422,7 +422,13 @@ fn unused(
             args.push(value.clone().into());
         }
         if let Some(i) = x.index {
-            let (table, rows) = (&plan.tables[i], &reach[i].rows);
+            // Rows the erasure deletes no longer use the parent; rows it anonymizes stay, and still do.
+            let table = &plan.tables[i];
+            let rows: &[Row] = if table.action == Action::Delete {
+                &reach[i].rows
+            } else {
+                &[]
+            };
             match &table.identity {
                 Identity::Key(idx) => {
                     for p in idx {

@@ -334,6 +334,8 @@ fn name_span(text: &str, span: Range<usize>, strong: bool) -> Option<Range<usize
 
 /// The longest item `keep` accepts, in characters (what bounds the work of checking one match).
 const MAX_KEEP_CHARS: usize = 200;
+/// The most items `keep` accepts: each is compiled, and anyone may pass a list to `gdpr._erase_scrub`.
+const MAX_KEEP_ITEMS: usize = 100;
 
 /// The business's own contact data that scrubbing leaves alone: exact strings (case-insensitive), e-mail
 /// domains (`@shop.example`) and phone numbers (compared by their digits).
@@ -354,6 +356,12 @@ impl Keep {
     /// digits, spaces, `+-./()` (at least 6 digits) keeps every phone number with the same digits, with or
     /// without its country code; every item is also kept wherever it occurs, case-insensitively.
     pub fn new(items: &[String]) -> Result<Keep, String> {
+        if items.len() > MAX_KEEP_ITEMS {
+            return Err(format!(
+                "has {} items, more than {MAX_KEEP_ITEMS}",
+                items.len()
+            ));
+        }
         let mut keep = Keep::default();
         for (i, item) in items.iter().enumerate() {
             let item = item.trim();

@@ -50,16 +50,21 @@ pub fn check_delete_conflicts(
         if matched == 0 || !deleted[edge.parent] || child.action == Action::Delete {
             continue;
         }
+        let deleted_how = if parent.action == Action::Delete {
+            "is erased by delete"
+        } else {
+            "loses rows by ON DELETE CASCADE from a table erased by delete"
+        };
         if edge.blocks_delete {
             return Err(GdprError::InvalidDefinition(format!(
-                "{} is erased by delete, but {} of its rows are referenced through {} (ON DELETE NO ACTION/RESTRICT) \
+                "{} {deleted_how}, but {} of its rows are referenced through {} (ON DELETE NO ACTION/RESTRICT) \
                  and would only be anonymized: declare gdpr.declare_erase_action('{}', 'delete') or exclude the reference",
                 parent.table.display, matched, edge.label, child.table.display
             )));
         }
         if matches!(edge.on_delete, 'n' | 'd') && edge.child_not_null {
             return Err(GdprError::NotNullViolation(format!(
-                "{} is erased by delete, but {} of its rows are referenced through {} (ON DELETE SET NULL/DEFAULT) \
+                "{} {deleted_how}, but {} of its rows are referenced through {} (ON DELETE SET NULL/DEFAULT) \
                  from a NOT NULL column of rows that would only be anonymized: declare \
                  gdpr.declare_erase_action('{}', 'delete')",
                 parent.table.display, matched, edge.label, child.table.display

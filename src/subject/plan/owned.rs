@@ -1,6 +1,6 @@
 //! Owned references (`gdpr.declare_owned`): parent rows that belong to the rows referencing them — an
 //! attachment's file, a content-addressed blob shared by whoever sent the same file. The plan follows them
-//! upwards; the reach takes a parent row only when no row outside the erasure still references it.
+//! upwards; the reach takes a parent row only when no row but those the erasure deletes still references it.
 
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ use crate::error::Result;
 
 /// A reference whose parent rows belong to the rows referencing them (`gdpr.declare_owned`: an attachment's
 /// file, a content-addressed blob). After the reach, each parent row the reached child rows reference is taken
-/// — and gets the parent table's action — when no row outside the erasure references it through any
+/// — and gets the parent table's action — when no row but those the erasure deletes references it through any
 /// reference (`referrers`); a blob another person's attachment still uses is left alone.
 #[derive(Debug)]
 pub struct OwnedEdge {

@@ -105,8 +105,8 @@ SELECT (gdpr.anonymize_subject('hd_customer', '2'))->'total_rows' AS erased_rows
 SELECT id, filename FROM hd.files ORDER BY id;
 SELECT sha FROM hd.contents ORDER BY sha;
 
--- An owned parent erased by delete while rows of the erasure that keep it (through a NO ACTION key) are only
--- anonymized would fail half-way: refused up front, dry run too.
+-- Rows the erasure only anonymizes still use an owned parent: Dana's file row is anonymized (its name nulled)
+-- and keeps its content.
 INSERT INTO hd.customers VALUES (4, 'Dana Doe', 'dana@mail.example');
 INSERT INTO hd.contents VALUES ('sha-dana', 'Dana''s scan');
 INSERT INTO hd.files VALUES (400, 'dana.pdf', 'sha-dana');
@@ -114,11 +114,6 @@ INSERT INTO hd.tickets VALUES (40, 4, 'Scan attached', NULL, NULL);
 INSERT INTO hd.attachments VALUES (4000, 40, 400);
 SELECT gdpr.declare_erase_action('hd.files', 'anonymize');
 SELECT gdpr.declare_pii('hd.files', 'filename', 'null');
-SELECT regress.try($$SELECT gdpr.anonymize_subject('hd_customer', '4', dry_run => true)$$);
-SELECT regress.try($$SELECT gdpr.anonymize_subject('hd_customer', '4')$$);
-SELECT count(*) AS dana_rows_left FROM hd.attachments WHERE id = 4000;
--- Anonymized files and kept contents: the file row stays, its name is gone, the content stays with it.
-SELECT gdpr.declare_erase_action('hd.contents', 'anonymize');
 SELECT * FROM regress.tables(gdpr.anonymize_subject('hd_customer', '4'));
 SELECT id, filename, content_sha FROM hd.files WHERE id = 400;
 SELECT sha FROM hd.contents WHERE sha = 'sha-dana';
@@ -203,6 +198,121 @@ SELECT gdpr.declare_pii('hd.replies', 'body', 'scrub',
     '{"keep": ["@shop.example", "+420 800 123 456", "Václavské náměstí 1, 110 00 Praha 1"]}');
 SELECT (gdpr.anonymize_subject('hd_customer', '7'))->'total_rows' AS erased_rows;
 SELECT id, body FROM hd.replies ORDER BY id;
+
+-- 5. What the property test (17_property) found: each case's dry run now predicts its erasure.
+CREATE SCHEMA pr;
+CREATE FUNCTION regress.dry_then_real(kind text, id text) RETURNS TABLE (run text, outcome text) LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM gdpr.anonymize_subject(kind, id, dry_run => true);
+        run := 'dry run'; outcome := 'ok'; RETURN NEXT;
+    EXCEPTION WHEN OTHERS THEN
+        run := 'dry run'; outcome := SQLSTATE || ': ' || SQLERRM; RETURN NEXT;
+    END;
+    BEGIN
+        PERFORM gdpr.anonymize_subject(kind, id);
+        SET CONSTRAINTS ALL IMMEDIATE;
+        run := 'erasure'; outcome := 'ok'; RETURN NEXT;
+    EXCEPTION WHEN OTHERS THEN
+        run := 'erasure'; outcome := SQLSTATE || ': ' || SQLERRM; RETURN NEXT;
+    END;
+END $$;
+-- A DEFERRABLE INITIALLY DEFERRED key onto a table the erasure deletes from (was 42501 after a dry run said ok).
+CREATE TABLE pr.g1 (id int PRIMARY KEY, name text);
+CREATE TABLE pr.s1 (id int PRIMARY KEY, guest_id int REFERENCES pr.g1 DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO pr.g1 VALUES (1, 'Ann'); INSERT INTO pr.s1 VALUES (10, 1);
+SELECT gdpr.declare_subject('pr_g1', 'pr.g1');
+SELECT gdpr.declare_erase_action('pr.g1', 'delete'), gdpr.declare_erase_action('pr.s1', 'delete');
+SELECT * FROM regress.dry_then_real('pr_g1', '1');
+SELECT count(*) AS left_rows FROM pr.s1;
+-- Two tables erased by delete that reference each other: the back-reference is set to NULL first; when it is
+-- NOT NULL, both runs refuse (was 23503 after a dry run said ok).
+CREATE TABLE pr.g2 (id int PRIMARY KEY, last_session_id int);
+CREATE TABLE pr.s2 (id int PRIMARY KEY, guest_id int NOT NULL REFERENCES pr.g2);
+ALTER TABLE pr.g2 ADD FOREIGN KEY (last_session_id) REFERENCES pr.s2;
+INSERT INTO pr.g2 VALUES (1, NULL); INSERT INTO pr.s2 VALUES (10, 1); UPDATE pr.g2 SET last_session_id = 10;
+SELECT gdpr.declare_subject('pr_g2', 'pr.g2');
+SELECT gdpr.declare_erase_action('pr.g2', 'delete'), gdpr.declare_erase_action('pr.s2', 'delete');
+SELECT * FROM regress.dry_then_real('pr_g2', '1');
+SELECT (SELECT count(*) FROM pr.g2) AS guests_left, (SELECT count(*) FROM pr.s2) AS sessions_left;
+INSERT INTO pr.g2 VALUES (2, NULL); INSERT INTO pr.s2 VALUES (20, 2); UPDATE pr.g2 SET last_session_id = 20;
+ALTER TABLE pr.g2 ALTER COLUMN last_session_id SET NOT NULL;
+SELECT * FROM regress.dry_then_real('pr_g2', '2');
+-- Rows an ON DELETE CASCADE removes from an anonymized table, still referenced by rows only anonymized.
+CREATE TABLE pr.g3 (id int PRIMARY KEY, name text);
+CREATE TABLE pr.s3 (id int PRIMARY KEY, guest_id int REFERENCES pr.g3);
+CREATE TABLE pr.m3 (id int PRIMARY KEY, session_id int REFERENCES pr.s3 ON DELETE CASCADE, body text);
+CREATE TABLE pr.r3 (id int PRIMARY KEY, message_id int REFERENCES pr.m3, note text);
+INSERT INTO pr.g3 VALUES (1, 'Ann'); INSERT INTO pr.s3 VALUES (10, 1); INSERT INTO pr.m3 VALUES (100, 10, 'hi');
+INSERT INTO pr.r3 VALUES (1000, 100, 'like');
+SELECT gdpr.declare_subject('pr_g3', 'pr.g3');
+SELECT gdpr.declare_pii('pr.g3', 'name', 'null'), gdpr.declare_pii('pr.m3', 'body', 'null'),
+       gdpr.declare_pii('pr.r3', 'note', 'null'), gdpr.declare_erase_action('pr.s3', 'delete');
+SELECT * FROM regress.dry_then_real('pr_g3', '1');
+-- An excluded ON DELETE CASCADE key: the cascade reaches rows of others that a NO ACTION key still uses.
+CREATE TABLE pr.g4 (id int PRIMARY KEY, name text);
+CREATE TABLE pr.orgs (id int PRIMARY KEY, created_by int REFERENCES pr.g4 ON DELETE CASCADE, name text);
+CREATE TABLE pr.members (org_id int REFERENCES pr.orgs, guest_id int REFERENCES pr.g4 ON DELETE CASCADE);
+INSERT INTO pr.g4 VALUES (1, 'Ann'), (2, 'Bob'), (3, 'Cid');
+INSERT INTO pr.orgs VALUES (10, 1, 'shared org, created by Ann'), (20, 3, 'org of Cid alone');
+INSERT INTO pr.members VALUES (10, 2), (20, 3);
+SELECT gdpr.declare_subject('pr_g4', 'pr.g4');
+SELECT gdpr.declare_erase_action('pr.g4', 'delete'), gdpr.declare_erase_action('pr.members', 'delete');
+SELECT gdpr.exclude_reference('pr.orgs', '{created_by}');
+SELECT * FROM regress.dry_then_real('pr_g4', '1');
+-- Cid's org goes by the cascade, and the report says so.
+SELECT r->'excluded_cascades' AS cascades FROM gdpr.anonymize_subject('pr_g4', '3', dry_run => true) r;
+SELECT * FROM regress.dry_then_real('pr_g4', '3');
+SELECT id FROM pr.orgs ORDER BY id;
+-- ON DELETE SET NULL onto a NOT NULL column of rows only anonymized (was 23502 after a dry run said ok).
+CREATE TABLE pr.g5 (id int PRIMARY KEY, name text);
+CREATE TABLE pr.s5 (id int PRIMARY KEY, guest_id int NOT NULL REFERENCES pr.g5 ON DELETE SET NULL, topic text);
+INSERT INTO pr.g5 VALUES (1, 'Ann'); INSERT INTO pr.s5 VALUES (10, 1, 'hello');
+SELECT gdpr.declare_subject('pr_g5', 'pr.g5');
+SELECT gdpr.declare_erase_action('pr.g5', 'delete'), gdpr.declare_pii('pr.s5', 'topic', 'null');
+SELECT * FROM regress.dry_then_real('pr_g5', '1');
+DROP SCHEMA pr CASCADE;
+DROP FUNCTION regress.dry_then_real(text, text);
+
+-- 6. Attacks on the new entry points, as a role owning only its own schema (with REFERENCES on two tables).
+INSERT INTO hd.customers VALUES (8, 'Hal Hope', 'hal@mail.example');
+GRANT REFERENCES ON hd.customers, hd.files TO regress_intruder;
+GRANT CREATE ON DATABASE gdpr_regression TO regress_intruder;
+SET ROLE regress_intruder;
+CREATE SCHEMA mal2;
+CREATE FUNCTION mal2.hit(int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'mal2.hit ran as superuser %', current_user;
+    END IF;
+    RETURN true;
+END $$;
+-- A per-row policy whose condition column has a hostile type: its values are cast only as the table's owner,
+-- never while a superuser's erasure builds its statements.
+CREATE DOMAIN mal2.kind AS int CHECK (mal2.hit(VALUE));
+CREATE TABLE mal2.msgs (id int PRIMARY KEY, customer_id int REFERENCES hd.customers ON DELETE CASCADE,
+                        kinds mal2.kind[], body text);
+INSERT INTO mal2.msgs VALUES (1, 8, '{1}', 'hal''s words');
+SELECT gdpr.declare_pii('mal2.msgs', 'body', 'null', '{"when": {"column": "kinds", "in": ["{1}"]}}');
+-- An owned declaration on a key that is then re-pointed at another owner's table binds nothing there.
+CREATE TABLE mal2.dummy (id int PRIMARY KEY);
+CREATE TABLE mal2.att (id int PRIMARY KEY, customer_id int REFERENCES hd.customers ON DELETE CASCADE,
+                       file_id int REFERENCES mal2.dummy);
+SELECT gdpr.declare_owned('mal2.att', '{file_id}');
+ALTER TABLE mal2.att DROP CONSTRAINT att_file_id_fkey;
+ALTER TABLE mal2.att ADD FOREIGN KEY (file_id) REFERENCES hd.files;
+INSERT INTO mal2.att VALUES (1, 8, 900);
+RESET ROLE;
+SELECT regress.try($$SELECT gdpr.anonymize_subject('hd_customer', '8', dry_run => true)$$) AS superuser_dry_run;
+SELECT (gdpr.anonymize_subject('hd_customer', '8'))->'total_rows' AS erased_rows;
+SELECT id, filename FROM hd.files WHERE id = 900;
+-- The identifiers of the erasure are gone with it: no statement can test guesses against them afterwards.
+SELECT regress.try($$SELECT gdpr._erase_scrub('Hal Hope', 1)$$) AS oracle;
+-- A keep list has at most 100 items (anyone may call _erase_scrub, and each item is compiled).
+SELECT regress.try(format($$SELECT gdpr._erase_scrub('x', 0, %L)$$,
+    (SELECT json_agg('item ' || g)::text FROM generate_series(1, 101) g))) AS long_keep;
+REVOKE CREATE ON DATABASE gdpr_regression FROM regress_intruder;
+DROP SCHEMA mal2 CASCADE;
 
 -- Declarations follow DROP COLUMN / DROP TABLE / DROP SCHEMA.
 ALTER TABLE hd.files DROP COLUMN content_sha;

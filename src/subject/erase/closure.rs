@@ -1,0 +1,231 @@
+//! What deleting the erasure's rows makes PostgreSQL do beyond them: ON DELETE CASCADE keys delete further rows
+//! (in tables the erasure never reached, through excluded keys, at any depth), and every deleted row must then be
+//! referenced by no surviving row through a NO ACTION / RESTRICT key. Computed before anything changes — in dry
+//! runs too — so that a dry run that succeeds is not followed by an erasure failing with `23503` half-way.
+
+use std::collections::{HashMap, HashSet};
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::catalog::introspect::{self, Column, Table};
+use crate::error::{GdprError, Result};
+use crate::privilege::{has_privilege, Privilege};
+use crate::subject::plan::{match_exprs, Action, ErasurePlan, TEXT, TEXT_ARRAY};
+
+const OID: pgrx::PgOid = pgrx::PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID);
+use crate::subject::reach::{fetch, Reach};
+
+/// A FOREIGN KEY onto a table rows are deleted from.
+struct Key {
+    child: pg_sys::Oid,
+    name: String,
+    on_delete: char,
+    child_cols: Vec<String>,
+    parent_cols: Vec<String>,
+}
+
+const KEYS_ONTO: &str = "
+    SELECT k.conrelid, k.conname::text, k.confdeltype::text,
+           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
+           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+      FROM pg_catalog.pg_constraint k
+     WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = $1
+     ORDER BY k.conname";
+
+/// The FOREIGN KEYs onto `table` (a catalog query: no user code runs in it).
+fn keys_onto(client: &mut SpiClient<'_>, table: &Table) -> Result<Vec<Key>> {
+    let stmt = crate::cache::statement(client, KEYS_ONTO, &[OID])?;
+    let mut keys = Vec::new();
+    for r in client.update(&*stmt, None, &[table.oid.into()])? {
+        keys.push(Key {
+            child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+            name: r.get::<String>(2)?.unwrap_or_default(),
+            on_delete: r
+                .get::<String>(3)?
+                .and_then(|s| s.chars().next())
+                .unwrap_or('a'),
+            child_cols: r.get::<Vec<String>>(4)?.unwrap_or_default(),
+            parent_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
+        });
+    }
+    Ok(keys)
+}
+
+/// A row of any table: (tableoid, ctid) as text.
+type RowId = (String, String);
+
+/// The rows' ids grouped by partition: `ctid = ANY(tid[])` per relation is a TID scan.
+fn by_relation(rows: &[RowId]) -> HashMap<&str, Vec<&str>> {
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (relation, ctid) in rows {
+        out.entry(relation.as_str())
+            .or_default()
+            .push(ctid.as_str());
+    }
+    out
+}
+
+fn column_exprs(cols: &[Column]) -> Vec<(String, &str, &str)> {
+    cols.iter()
+        .map(|c| {
+            (
+                format!("t.{}", c.sql_name),
+                c.equals.as_str(),
+                c.compare_type.as_str(),
+            )
+        })
+        .collect()
+}
+
+/// Rows of one table deleted by the erasure or by a cascade, by `ctid@tableoid`.
+#[derive(Default)]
+struct Deleted {
+    rows: HashSet<RowId>,
+    /// Rows whose referencing keys have been followed.
+    followed: HashSet<RowId>,
+}
+
+/// A row that a NO ACTION / RESTRICT key makes reference a deleted row; a violation unless deleted itself.
+struct Blocker {
+    table: pg_sys::Oid,
+    row: RowId,
+    message: String,
+}
+
+/// Checks the cascade closure of the erasure's deletes (see the module comment). `what` names the erasure.
+pub fn check_delete_closure(
+    client: &mut SpiClient<'_>,
+    plan: &ErasurePlan,
+    reach: &[Reach],
+    what: &str,
+) -> Result<()> {
+    let mut deleted: HashMap<pg_sys::Oid, Deleted> = HashMap::new();
+    let mut tables: HashMap<pg_sys::Oid, Table> = HashMap::new();
+    for (t, r) in plan.tables.iter().zip(reach) {
+        if t.action == Action::Delete && !r.rows.is_empty() {
+            let entry = deleted.entry(t.table.oid).or_default();
+            for row in &r.rows {
+                entry.rows.insert((
+                    row[1].clone().unwrap_or_default(),
+                    row[0].clone().unwrap_or_default(),
+                ));
+            }
+            tables.insert(t.table.oid, t.table.clone());
+        }
+    }
+    let plan_index: HashMap<pg_sys::Oid, usize> = plan
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.table.oid, i))
+        .collect();
+    let mut blockers: Vec<Blocker> = Vec::new();
+    loop {
+        check_for_interrupts!();
+        let Some((&oid, _)) = deleted
+            .iter()
+            .find(|(_, d)| d.rows.len() > d.followed.len())
+        else {
+            break;
+        };
+        let entry = deleted.get_mut(&oid).expect("found above");
+        let new: Vec<RowId> = entry.rows.difference(&entry.followed).cloned().collect();
+        entry.followed.extend(new.iter().cloned());
+        let parent = tables[&oid].clone();
+        for key in keys_onto(client, &parent)? {
+            // Covered by the reach: a followed reference whose child rows the erasure deletes itself.
+            let covered = plan_index.get(&key.child).is_some_and(|&c| {
+                plan.tables[c].action == Action::Delete
+                    && plan.edges.iter().any(|e| {
+                        e.child == c
+                            && plan.tables[e.parent].table.oid == oid
+                            && e.child_cols == key.child_cols
+                    })
+            });
+            if covered || !matches!(key.on_delete, 'a' | 'r' | 'c') {
+                continue;
+            }
+            let child = match tables.get(&key.child) {
+                Some(t) => t.clone(),
+                None => introspect::table(key.child)?,
+            };
+            // What the caller may not read it cannot be told about: PostgreSQL's own check still applies.
+            if !has_privilege(parent.oid, Privilege::Select)
+                || !has_privilege(child.oid, Privilege::Select)
+            {
+                continue;
+            }
+            let parent_cols = introspect::columns(&parent, &key.parent_cols)?;
+            let child_cols = introspect::columns(&child, &key.child_cols)?;
+            // The deleted rows' referenced values (as the parent's owner)...
+            let list: Vec<String> = parent_cols
+                .iter()
+                .map(|c| format!("t.{}::text", c.sql_name))
+                .collect();
+            let values_sql = format!(
+                "SELECT {} FROM {} AS t WHERE t.ctid = ANY (CAST($1 AS tid[])) AND t.tableoid = CAST($2 AS oid)",
+                list.join(", "),
+                parent.sql_name
+            );
+            let mut columns: Vec<Vec<String>> = vec![Vec::new(); parent_cols.len()];
+            for (relation, ctids) in by_relation(&new) {
+                let args = [ctids.into(), relation.into()];
+                for row in fetch(client, &parent, &values_sql, &[TEXT_ARRAY, TEXT], &args)? {
+                    if let Some(tuple) = row.into_iter().collect::<Option<Vec<String>>>() {
+                        for (c, v) in columns.iter_mut().zip(tuple) {
+                            c.push(v);
+                        }
+                    }
+                }
+            }
+            if columns.first().is_none_or(Vec::is_empty) {
+                continue;
+            }
+            // ...then the rows referencing them (as the child's owner).
+            let referencing_sql = format!(
+                "SELECT t.tableoid::oid::text, t.ctid::text FROM {} AS t WHERE {}",
+                child.sql_name,
+                match_exprs(&column_exprs(&child_cols), 1)
+            );
+            let types = vec![TEXT_ARRAY; columns.len()];
+            let args: Vec<_> = columns.into_iter().map(Into::into).collect();
+            let referencing: Vec<RowId> = fetch(client, &child, &referencing_sql, &types, &args)?
+                .into_iter()
+                .filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?)))
+                .collect();
+            if key.on_delete == 'c' {
+                tables.entry(child.oid).or_insert_with(|| child.clone());
+                deleted
+                    .entry(child.oid)
+                    .or_default()
+                    .rows
+                    .extend(referencing);
+            } else {
+                blockers.extend(referencing.into_iter().map(|row| Blocker {
+                    table: child.oid,
+                    row,
+                    message: format!(
+                        "{what} would delete rows of {} that rows of {} still reference through foreign key {} \
+                         (ON DELETE {}), rows it does not delete",
+                        parent.display,
+                        child.display,
+                        key.name,
+                        if key.on_delete == 'r' { "RESTRICT" } else { "NO ACTION" }
+                    ),
+                }));
+            }
+        }
+    }
+    for b in blockers {
+        if !deleted
+            .get(&b.table)
+            .is_some_and(|d| d.rows.contains(&b.row))
+        {
+            return Err(GdprError::ForeignKeyViolation(b.message));
+        }
+    }
+    Ok(())
+}
