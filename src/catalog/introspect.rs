@@ -91,27 +91,29 @@ const TABLE_QUERY: &str = "
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = $1";
 
-/// `query` (one `oid` parameter), prepared on first use and kept in `slot` for the backend's life.
+/// `query` (one parameter of type `param`), prepared on first use and kept in `slot` for the backend's life.
 fn kept(
     client: &SpiClient<'_>,
     slot: &'static LocalKey<RefCell<Option<Rc<OwnedPreparedStatement>>>>,
     query: &str,
+    param: PgOid,
 ) -> Result<Rc<OwnedPreparedStatement>> {
     if let Some(stmt) = slot.with(|s| s.borrow().clone()) {
         return Ok(stmt);
     }
-    let stmt = Rc::new(
-        client
-            .prepare(query, &[PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID)])?
-            .keep(),
-    );
+    let stmt = Rc::new(client.prepare(query, &[param])?.keep());
     slot.with(|s| *s.borrow_mut() = Some(stmt.clone()));
     Ok(stmt)
 }
 
 fn read_table(oid: pg_sys::Oid) -> Result<Table> {
     let row = Spi::connect(|client| {
-        let stmt = kept(client, &TABLE, TABLE_QUERY)?;
+        let stmt = kept(
+            client,
+            &TABLE,
+            TABLE_QUERY,
+            PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID),
+        )?;
         let rows = client.select(&*stmt, None, &[oid.into()])?;
         let mut out = None;
         for r in rows {
@@ -174,24 +176,26 @@ const COLUMN_QUERY: &str = "
            coalesce(ops.greater, '>'),
            (SELECT pg_catalog.array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i
              WHERE i.indrelid = a.attrelid AND i.indisprimary),
-           pg_catalog.quote_literal(a.attname)
+           pg_catalog.quote_literal(a.attname),
+           a.attrelid
       FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
       JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-      -- `=` and `>` of the type's default btree operator class (strategies 3 and 5), schema-qualified.
-      LEFT JOIN LATERAL (
-           SELECT pg_catalog.max(pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname))
+      -- `=` and `>` of the type's default btree operator class (strategies 3 and 5), schema-qualified; for
+      -- every type at once (joined, not looked up per column: a plan build reads hundreds of columns).
+      LEFT JOIN (
+           SELECT c.opcintype AS typ, pg_catalog.max(pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname))
                       FILTER (WHERE ao.amopstrategy = 3) AS equals,
                   pg_catalog.max(pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname))
                       FILTER (WHERE ao.amopstrategy = 5) AS greater
              FROM pg_catalog.pg_opclass c
              JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
              JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy IN (3, 5)
-                                       AND ao.amoplefttype = bt.oid AND ao.amoprighttype = bt.oid
+                                       AND ao.amoplefttype = c.opcintype AND ao.amoprighttype = c.opcintype
              JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
              JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-            WHERE c.opcdefault AND c.opcintype = bt.oid) ops ON true
-     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped";
+            WHERE c.opcdefault GROUP BY c.opcintype) ops ON ops.typ = bt.oid
+     WHERE a.attnum > 0 AND NOT a.attisdropped";
 
 thread_local! {
     /// `COLUMN_QUERY` for all of a table's columns, planned once per backend: planning it costs more than
@@ -253,16 +257,23 @@ fn all_columns(table: &Table) -> Result<Rc<Vec<Column>>> {
 }
 
 fn read_columns(oid: pg_sys::Oid) -> Result<Vec<Column>> {
+    Ok(read_columns_of(&[oid])?.remove(&oid).unwrap_or_default())
+}
+
+/// The columns of each of `tables`, in column order: one statement for all of them.
+fn read_columns_of(tables: &[pg_sys::Oid]) -> Result<HashMap<pg_sys::Oid, Vec<Column>>> {
     Spi::connect(|client| {
         let stmt = kept(
             client,
             &ALL_COLUMNS,
-            &format!("{COLUMN_QUERY} ORDER BY a.attnum"),
+            &format!("{COLUMN_QUERY} AND a.attrelid = ANY ($1) ORDER BY a.attrelid, a.attnum"),
+            PgOid::BuiltIn(pg_sys::BuiltinOid::OIDARRAYOID),
         )?;
-        let rows = client.select(&*stmt, None, &[oid.into()])?;
-        let mut out = Vec::new();
+        let rows = client.select(&*stmt, None, &[tables.to_vec().into()])?;
+        let mut out: HashMap<pg_sys::Oid, Vec<Column>> = HashMap::new();
         for r in rows {
-            out.push(Column {
+            let table = r.get::<pg_sys::Oid>(16)?.unwrap_or(pg_sys::Oid::INVALID);
+            out.entry(table).or_default().push(Column {
                 name: r.get::<String>(1)?.unwrap_or_default(),
                 sql_name: r.get::<String>(2)?.unwrap_or_default(),
                 type_sql: r.get::<String>(3)?.unwrap_or_default(),
@@ -282,6 +293,23 @@ fn read_columns(oid: pg_sys::Oid) -> Result<Vec<Column>> {
         }
         Ok(out)
     })
+}
+
+/// Reads the columns of all `tables` at once into the memo (a plan build about to look at each of them).
+pub fn prefetch_columns(tables: &[pg_sys::Oid]) -> Result<()> {
+    if MEMO.with(|m| m.borrow().is_none()) {
+        return Ok(());
+    }
+    let mut columns = read_columns_of(tables)?;
+    MEMO.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            for oid in tables {
+                let cols = columns.remove(oid).unwrap_or_default();
+                m.columns.entry(*oid).or_insert_with(|| Rc::new(cols));
+            }
+        }
+    });
+    Ok(())
 }
 
 /// One named column of `table`, or a 42703 error naming both.

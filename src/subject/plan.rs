@@ -347,6 +347,7 @@ pub fn build_rooted(
         owned,
         owned_only,
     } = graph::reachable_owning(root, graph);
+    introspect::prefetch_columns(&order)?;
     let mut decl = load_declarations()?;
     if let Some(action) = root_action {
         decl.actions.insert(root, action);

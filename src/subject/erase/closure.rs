@@ -103,15 +103,20 @@ pub fn check_delete_closure(
     what: &str,
 ) -> Result<()> {
     let mut deleted: HashMap<pg_sys::Oid, Deleted> = HashMap::new();
+    // The rows the reach found: a reference the reach followed into a table erased by delete already found (and
+    // deletes) every row referencing them; rows only a cascade deletes have no such guarantee.
+    let mut reached: HashSet<RowId> = HashSet::new();
     let mut tables: HashMap<pg_sys::Oid, Table> = HashMap::new();
     for (t, r) in plan.tables.iter().zip(reach) {
         if t.action == Action::Delete && !r.rows.is_empty() {
             let entry = deleted.entry(t.table.oid).or_default();
             for row in &r.rows {
-                entry.rows.insert((
+                let id = (
                     row[1].clone().unwrap_or_default(),
                     row[0].clone().unwrap_or_default(),
-                ));
+                );
+                reached.insert(id.clone());
+                entry.rows.insert(id);
             }
             tables.insert(t.table.oid, t.table.clone());
         }
@@ -145,7 +150,18 @@ pub fn check_delete_closure(
                             && e.child_cols == key.child_cols
                     })
             });
-            if covered || !matches!(key.on_delete, 'a' | 'r' | 'c') {
+            if !matches!(key.on_delete, 'a' | 'r' | 'c') {
+                continue;
+            }
+            let rows: Vec<RowId> = if covered {
+                new.iter()
+                    .filter(|r| !reached.contains(*r))
+                    .cloned()
+                    .collect()
+            } else {
+                new.clone()
+            };
+            if rows.is_empty() {
                 continue;
             }
             let child = match tables.get(&key.child) {
@@ -171,7 +187,7 @@ pub fn check_delete_closure(
                 parent.sql_name
             );
             let mut columns: Vec<Vec<String>> = vec![Vec::new(); parent_cols.len()];
-            for (relation, ctids) in by_relation(&new) {
+            for (relation, ctids) in by_relation(&rows) {
                 let args = [ctids.into(), relation.into()];
                 for row in fetch(client, &parent, &values_sql, &[TEXT_ARRAY, TEXT], &args)? {
                     if let Some(tuple) = row.into_iter().collect::<Option<Vec<String>>>() {
