@@ -15,6 +15,8 @@ declarations="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
     UNION ALL SELECT 'l ' || id || ' ' || child::text || child_cols::text || parent::text || parent_cols::text
                      || coalesce(type_col || '=' || type_value, '') FROM gdpr.link
     UNION ALL SELECT 'x ' || child::text || child_cols::text FROM gdpr.excluded_reference
+    UNION ALL SELECT 'o ' || child::text || child_cols::text || parent::text FROM gdpr.owned_reference
+    UNION ALL SELECT 'c ' || schema_name::text || ' ' || col || except_tables::text FROM gdpr.excluded_column
     UNION ALL SELECT 'r ' || tbl::text || ' ' || time_col || ' ' || keep::text || ' ' || action FROM gdpr.retention
     UNION ALL SELECT 'h ' || id || ' ' || kind || ' ' || subject_id || ' ' || reason || ' ' || (released_at IS NULL)
                 FROM gdpr.legal_hold
@@ -24,7 +26,9 @@ declarations="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
 "${psql[@]}" -d dump_src -v guests=20 -c "CREATE EXTENSION pg_gdpr" -f examples/chat/schema.sql \
   -f examples/chat/declare.sql -f examples/chat/data.sql >/dev/null
 "${psql[@]}" -d dump_src -c "SELECT gdpr.anonymize_guest(5)" -c "SELECT gdpr.place_legal_hold('guest', '7', 'dispute')" \
-  -c "SELECT gdpr.release_legal_hold(gdpr.place_legal_hold('guest', '8', 'closed case'))" >/dev/null
+  -c "SELECT gdpr.release_legal_hold(gdpr.place_legal_hold('guest', '8', 'closed case'))" \
+  -c "SELECT gdpr.exclude_column('chat', 'created_by_id', '{chat.notes}')" \
+  -c "SELECT gdpr.declare_owned('chat.attachments', '{message_id}')" >/dev/null
 before=$("${psql[@]}" -d dump_src -c "$declarations")
 
 dump=$(mktemp)

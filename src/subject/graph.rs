@@ -83,48 +83,6 @@ fn links_sql() -> String {
     )
 }
 
-/// A FOREIGN KEY an erasure does not follow (excluded) onto one of its tables: deleting rows it references
-/// fails (ON DELETE NO ACTION / RESTRICT) or changes rows outside the erasure (CASCADE, SET NULL, SET DEFAULT).
-pub struct ExcludedKey {
-    pub child: pg_sys::Oid,
-    pub child_cols: Vec<String>,
-    pub parent: pg_sys::Oid,
-    pub parent_cols: Vec<String>,
-    pub name: String,
-    /// `pg_constraint.confdeltype`: a (no action), r (restrict), c (cascade), n (set null), d (set default).
-    pub on_delete: String,
-}
-
-/// The excluded FOREIGN KEYs that reference any of `tables`.
-pub fn excluded_keys_onto(tables: &[pg_sys::Oid]) -> Result<Vec<ExcludedKey>> {
-    let sql = format!(
-        "SELECT k.conrelid, k.confrelid, k.conname::text, {FK_COLUMNS},
-                ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
-                        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i),
-                k.confdeltype::text
-           FROM pg_catalog.pg_constraint k
-          WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = ANY ($1)
-            AND ({} OR {})
-          ORDER BY k.conrelid::regclass::text, k.conname",
-        excluded_explicitly("k.conrelid::regclass", FK_COLUMNS),
-        excluded_by_rule("k.conrelid::regclass", FK_COLUMNS),
-    );
-    Spi::connect(|client| {
-        let mut keys = Vec::new();
-        for r in client.select(&sql, None, &[tables.to_vec().into()])? {
-            keys.push(ExcludedKey {
-                child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-                parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
-                name: r.get::<String>(3)?.unwrap_or_default(),
-                child_cols: r.get::<Vec<String>>(4)?.unwrap_or_default(),
-                parent_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
-                on_delete: r.get::<String>(6)?.unwrap_or_default(),
-            });
-        }
-        Ok::<_, GdprError>(keys)
-    })
-}
-
 /// The deferrable constraints an erasure of `tables` may fire (their own, and FOREIGN KEYs onto them), schema-
 /// qualified and quoted for `SET CONSTRAINTS`, with whether each is INITIALLY DEFERRED. Statements on user tables
 /// run in a security-restricted operation, where PostgreSQL refuses to queue deferred checks: the erasure makes
@@ -154,42 +112,90 @@ pub fn deferrable_constraints(tables: &[pg_sys::Oid]) -> Result<Vec<(String, boo
     })
 }
 
-/// A FOREIGN KEY between two of an erasure's tables, excluded or not.
+/// A FOREIGN KEY as the checks around deletes need it (excluded or not).
 pub struct ForeignKey {
     pub child: pg_sys::Oid,
     pub child_cols: Vec<String>,
     pub parent: pg_sys::Oid,
     pub parent_cols: Vec<String>,
     pub name: String,
-    /// ON DELETE NO ACTION / RESTRICT.
-    pub blocks_delete: bool,
+    /// `pg_constraint.confdeltype`: a (no action), r (restrict), c (cascade), n (set null), d (set default).
+    pub on_delete: char,
+}
+
+impl ForeignKey {
+    /// ON DELETE NO ACTION / RESTRICT: deleting a row it references fails while a referencing row remains.
+    pub fn blocks_delete(&self) -> bool {
+        matches!(self.on_delete, 'a' | 'r')
+    }
+}
+
+/// The top-level FOREIGN KEYs matching `condition` (on `k`, a pg_constraint row; `$1` an `oid[]`), as a kept
+/// statement: the checks around deletes read them for every erasure.
+fn foreign_keys(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    condition: &str,
+    tables: &[pg_sys::Oid],
+) -> Result<Vec<ForeignKey>> {
+    let sql = format!(
+        "SELECT k.conrelid, k.confrelid, k.conname::text, k.confdeltype::text, {FK_COLUMNS},
+                ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
+                        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+           FROM pg_catalog.pg_constraint k
+          WHERE k.contype = 'f' AND k.conparentid = 0 AND {condition}
+          ORDER BY k.conrelid::regclass::text, k.conname"
+    );
+    let stmt = crate::cache::statement(
+        client,
+        &sql,
+        &[pgrx::PgOid::BuiltIn(pg_sys::BuiltinOid::OIDARRAYOID)],
+    )?;
+    let mut keys = Vec::new();
+    for r in client.update(&*stmt, None, &[tables.to_vec().into()])? {
+        keys.push(ForeignKey {
+            child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+            parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+            name: r.get::<String>(3)?.unwrap_or_default(),
+            on_delete: r
+                .get::<String>(4)?
+                .and_then(|s| s.chars().next())
+                .unwrap_or('a'),
+            child_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
+            parent_cols: r.get::<Vec<String>>(6)?.unwrap_or_default(),
+        });
+    }
+    Ok(keys)
+}
+
+/// The excluded FOREIGN KEYs that reference any of `tables`: deleting rows they reference fails (NO ACTION /
+/// RESTRICT) or changes rows outside the erasure (CASCADE, SET NULL, SET DEFAULT).
+pub fn excluded_keys_onto(tables: &[pg_sys::Oid]) -> Result<Vec<ForeignKey>> {
+    let condition = format!(
+        "k.confrelid = ANY ($1) AND ({} OR {})",
+        excluded_explicitly("k.conrelid::regclass", FK_COLUMNS),
+        excluded_by_rule("k.conrelid::regclass", FK_COLUMNS),
+    );
+    Spi::connect_mut(|client| foreign_keys(client, &condition, tables))
 }
 
 /// Every FOREIGN KEY between `tables` — excluded ones too: an exclusion means "do not follow", not "does not
 /// exist", and deletes must still come before the rows they reference.
 pub fn foreign_keys_between(tables: &[pg_sys::Oid]) -> Result<Vec<ForeignKey>> {
-    let sql = format!(
-        "SELECT k.conrelid, k.confrelid, k.conname::text, k.confdeltype IN ('a', 'r'), {FK_COLUMNS},
-                ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
-                        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
-           FROM pg_catalog.pg_constraint k
-          WHERE k.contype = 'f' AND k.conparentid = 0 AND k.conrelid = ANY ($1) AND k.confrelid = ANY ($1)
-          ORDER BY k.conrelid::regclass::text, k.conname"
-    );
-    Spi::connect(|client| {
-        let mut keys = Vec::new();
-        for r in client.select(&sql, None, &[tables.to_vec().into()])? {
-            keys.push(ForeignKey {
-                child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-                parent: r.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
-                name: r.get::<String>(3)?.unwrap_or_default(),
-                blocks_delete: r.get::<bool>(4)?.unwrap_or(false),
-                child_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
-                parent_cols: r.get::<Vec<String>>(6)?.unwrap_or_default(),
-            });
-        }
-        Ok::<_, GdprError>(keys)
+    Spi::connect_mut(|client| {
+        foreign_keys(
+            client,
+            "k.conrelid = ANY ($1) AND k.confrelid = ANY ($1)",
+            tables,
+        )
     })
+}
+
+/// Every FOREIGN KEY onto `table`, excluded or not: what deleting its rows makes PostgreSQL check or do.
+pub fn foreign_keys_onto(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    table: pg_sys::Oid,
+) -> Result<Vec<ForeignKey>> {
+    foreign_keys(client, "k.confrelid = ANY ($1)", &[table])
 }
 
 /// The references an erasure knows of.

@@ -14,11 +14,8 @@ pub use delete_order::CycleKey;
 use delete_order::{children_first, reversed_keys};
 use owned::{owned_edge, owned_parts, owned_path};
 pub use owned::{OwnedEdge, Referrer};
-use sql::{
-    export_expr, match_text_values, match_values, row_lock, select_root_sql, select_sql,
-    select_sql_with,
-};
-pub use sql::{match_exprs, statements, BYTEA, TEXT, TEXT_ARRAY};
+use sql::{export_expr, match_text_values, row_lock, select_root_sql, select_sql, select_sql_with};
+pub use sql::{match_exprs, match_values, statements, BYTEA, TEXT, TEXT_ARRAY};
 
 use super::graph;
 use crate::catalog::introspect::{self, Column, Table};
@@ -824,11 +821,11 @@ pub fn build_rooted(
         }
         excluded_referrers.push(ExcludedReferrer {
             child_not_null: child_cols.iter().any(|c| c.not_null),
-            on_delete: match k.on_delete.as_str() {
-                "r" => "restrict",
-                "c" => "cascade",
-                "n" => "set null",
-                "d" => "set default",
+            on_delete: match k.on_delete {
+                'r' => "restrict",
+                'c' => "cascade",
+                'n' => "set null",
+                'd' => "set default",
                 _ => "no action",
             },
             parent,

@@ -8,51 +8,12 @@ use std::collections::{HashMap, HashSet};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-use crate::catalog::introspect::{self, Column, Table};
+use crate::catalog::introspect::{self, Table};
 use crate::error::{GdprError, Result};
 use crate::privilege::{has_privilege, Privilege};
-use crate::subject::plan::{match_exprs, Action, ErasurePlan, TEXT, TEXT_ARRAY};
-
-const OID: pgrx::PgOid = pgrx::PgOid::BuiltIn(pg_sys::BuiltinOid::OIDOID);
+use crate::subject::graph::foreign_keys_onto;
+use crate::subject::plan::{match_values, Action, ErasurePlan, TEXT, TEXT_ARRAY};
 use crate::subject::reach::{fetch, Reach};
-
-/// A FOREIGN KEY onto a table rows are deleted from.
-struct Key {
-    child: pg_sys::Oid,
-    name: String,
-    on_delete: char,
-    child_cols: Vec<String>,
-    parent_cols: Vec<String>,
-}
-
-const KEYS_ONTO: &str = "
-    SELECT k.conrelid, k.conname::text, k.confdeltype::text,
-           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY u(n, i)
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
-           ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.confkey) WITH ORDINALITY u(n, i)
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
-      FROM pg_catalog.pg_constraint k
-     WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = $1
-     ORDER BY k.conname";
-
-/// The FOREIGN KEYs onto `table` (a catalog query: no user code runs in it).
-fn keys_onto(client: &mut SpiClient<'_>, table: &Table) -> Result<Vec<Key>> {
-    let stmt = crate::cache::statement(client, KEYS_ONTO, &[OID])?;
-    let mut keys = Vec::new();
-    for r in client.update(&*stmt, None, &[table.oid.into()])? {
-        keys.push(Key {
-            child: r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-            name: r.get::<String>(2)?.unwrap_or_default(),
-            on_delete: r
-                .get::<String>(3)?
-                .and_then(|s| s.chars().next())
-                .unwrap_or('a'),
-            child_cols: r.get::<Vec<String>>(4)?.unwrap_or_default(),
-            parent_cols: r.get::<Vec<String>>(5)?.unwrap_or_default(),
-        });
-    }
-    Ok(keys)
-}
 
 /// A row of any table: (tableoid, ctid) as text.
 type RowId = (String, String);
@@ -66,18 +27,6 @@ fn by_relation(rows: &[RowId]) -> HashMap<&str, Vec<&str>> {
             .push(ctid.as_str());
     }
     out
-}
-
-fn column_exprs(cols: &[Column]) -> Vec<(String, &str, &str)> {
-    cols.iter()
-        .map(|c| {
-            (
-                format!("t.{}", c.sql_name),
-                c.equals.as_str(),
-                c.compare_type.as_str(),
-            )
-        })
-        .collect()
 }
 
 /// Rows of one table deleted by the erasure or by a cascade, by `ctid@tableoid`.
@@ -140,7 +89,7 @@ pub fn check_delete_closure(
         let new: Vec<RowId> = entry.rows.difference(&entry.followed).cloned().collect();
         entry.followed.extend(new.iter().cloned());
         let parent = tables[&oid].clone();
-        for key in keys_onto(client, &parent)? {
+        for key in foreign_keys_onto(client, parent.oid)? {
             // Covered by the reach: a followed reference whose child rows the erasure deletes itself.
             let covered = plan_index.get(&key.child).is_some_and(|&c| {
                 plan.tables[c].action == Action::Delete
@@ -204,7 +153,7 @@ pub fn check_delete_closure(
             let referencing_sql = format!(
                 "SELECT t.tableoid::oid::text, t.ctid::text FROM {} AS t WHERE {}",
                 child.sql_name,
-                match_exprs(&column_exprs(&child_cols), 1)
+                match_values(&child_cols.iter().collect::<Vec<_>>(), 1)
             );
             let types = vec![TEXT_ARRAY; columns.len()];
             let args: Vec<_> = columns.into_iter().map(Into::into).collect();

@@ -72,7 +72,7 @@ pub(super) fn reversed_keys(
         .map(|(r, t)| (*t, r))
         .collect();
     let mut parts = Vec::new();
-    for k in keys.iter().filter(|k| k.blocks_delete) {
+    for k in keys.iter().filter(|k| k.blocks_delete()) {
         let (child, parent) = (index[&k.child], index[&k.parent]);
         let (Some(c), Some(p)) = (rank.get(&child), rank.get(&parent)) else {
             continue;

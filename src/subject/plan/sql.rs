@@ -199,7 +199,7 @@ pub(super) fn select_root_sql(
 
 /// `t.col = ANY(CAST($1 AS type[]))`, or for composite keys a semi-join against the unnested arrays, with each
 /// type's own equality operator. `$first..` are `text[]` parameters, one per column.
-pub(super) fn match_values(cols: &[&Column], first: usize) -> String {
+pub fn match_values(cols: &[&Column], first: usize) -> String {
     match_exprs(&column_exprs(cols), first)
 }
 
