@@ -44,15 +44,25 @@ fn require_parent_owner(parent: &Table, child: &Table, cols: &[String]) -> Resul
     )))
 }
 
+/// The child table and the names of its referencing columns, as `function` was given them.
+fn child_reference(
+    child: Option<PgRelation>,
+    child_cols: Option<Vec<Option<String>>>,
+    function: &str,
+) -> Result<(Table, Vec<String>)> {
+    let child = introspect::table(required(child, function, "child")?.oid())?;
+    let cols = column_list(&child, child_cols, function, "child_cols")?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    Ok((child, cols))
+}
+
 fn declare_owned_impl(
     child: Option<PgRelation>,
     child_cols: Option<Vec<Option<String>>>,
 ) -> Result<()> {
-    let child = introspect::table(required(child, "declare_owned", "child")?.oid())?;
-    let cols: Vec<String> = column_list(&child, child_cols, "declare_owned", "child_cols")?
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let (child, cols) = child_reference(child, child_cols, "declare_owned")?;
     let parents = referenced_tables(&child, &cols)?;
     if parents.is_empty() {
         return Err(GdprError::UndefinedObject(format!(
@@ -94,11 +104,7 @@ fn undeclare_owned_impl(
     child: Option<PgRelation>,
     child_cols: Option<Vec<Option<String>>>,
 ) -> Result<()> {
-    let child = introspect::table(required(child, "undeclare_owned", "child")?.oid())?;
-    let cols: Vec<String> = column_list(&child, child_cols, "undeclare_owned", "child_cols")?
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
+    let (child, cols) = child_reference(child, child_cols, "undeclare_owned")?;
     for parent in declared_parents(&child, &cols)? {
         require_parent_owner(&introspect::table(parent)?, &child, &cols)?;
     }

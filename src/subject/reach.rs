@@ -73,6 +73,29 @@ impl Reach {
     }
 }
 
+/// The values at `positions` (of a plan table's fetched columns) in a fetched row; None if one is NULL.
+pub fn values_at(row: &Row, positions: &[usize]) -> Option<Vec<String>> {
+    positions.iter().map(|p| row[p + 2].clone()).collect()
+}
+
+/// The distinct value tuples at `positions` of `rows`, as one `text[]` per position (rows with a NULL among
+/// them left out): the arguments of a statement matching those values.
+pub fn value_columns<'r>(
+    rows: impl Iterator<Item = &'r Row>,
+    positions: &[usize],
+) -> Vec<Vec<String>> {
+    let mut columns: Vec<Vec<String>> = vec![Vec::new(); positions.len()];
+    let mut seen: HashSet<Vec<String>> = HashSet::new();
+    for tuple in rows.filter_map(|row| values_at(row, positions)) {
+        if seen.insert(tuple.clone()) {
+            for (c, v) in columns.iter_mut().zip(tuple) {
+                c.push(v);
+            }
+        }
+    }
+    columns
+}
+
 /// Runs a query on `table`'s rows as the table's owner (see privilege.rs) and returns its rows as text.
 pub fn fetch(
     client: &mut SpiClient<'_>,
@@ -205,12 +228,7 @@ pub fn find_rows(
                     .iter()
                     .zip(&reach[t].owners[from..to])
                 {
-                    let tuple: Option<Vec<String>> = edge
-                        .parent_values
-                        .iter()
-                        .map(|p| row[p + 2].clone())
-                        .collect();
-                    if let Some(tuple) = tuple {
+                    if let Some(tuple) = values_at(row, &edge.parent_values) {
                         if followed_values[ei].insert(tuple.clone()) {
                             if attribute {
                                 owner_of.insert(tuple.clone(), owner);
@@ -344,9 +362,7 @@ fn take_owned(
                     continue;
                 }
             }
-            let tuple: Option<Vec<String>> =
-                o.child_values.iter().map(|p| row[p + 2].clone()).collect();
-            if let Some(tuple) = tuple {
+            if let Some(tuple) = values_at(row, &o.child_values) {
                 if let std::collections::hash_map::Entry::Vacant(e) = owner_of.entry(tuple) {
                     for (c, v) in columns.iter_mut().zip(e.key()) {
                         c.push(v.clone());
@@ -369,9 +385,7 @@ fn take_owned(
         let candidates = fetch(client, &parent.table, sql, &types, &args)?;
         for row in unused(client, plan, o, reach, candidates)? {
             let owner = if attribute {
-                let tuple: Option<Vec<String>> =
-                    o.parent_values.iter().map(|p| row[p + 2].clone()).collect();
-                tuple
+                values_at(&row, &o.parent_values)
                     .and_then(|t| owner_of.get(&t).copied())
                     .unwrap_or(UNATTRIBUTED)
             } else {
@@ -401,18 +415,8 @@ fn unused(
         if candidates.is_empty() {
             break;
         }
-        let mut columns: Vec<Vec<String>> = vec![Vec::new(); x.parent_values.len()];
-        let mut distinct: HashSet<Vec<String>> = HashSet::new();
-        for row in &candidates {
-            let tuple: Option<Vec<String>> =
-                x.parent_values.iter().map(|p| row[p + 2].clone()).collect();
-            if let Some(tuple) = tuple.filter(|t| distinct.insert(t.clone())) {
-                for (c, v) in columns.iter_mut().zip(tuple) {
-                    c.push(v);
-                }
-            }
-        }
-        if distinct.is_empty() {
+        let columns = value_columns(candidates.iter(), &x.parent_values);
+        if columns.first().is_none_or(Vec::is_empty) {
             continue;
         }
         let mut types = vec![TEXT_ARRAY; columns.len()];
@@ -458,11 +462,8 @@ fn unused(
             .into_iter()
             .filter_map(|r| r.into_iter().collect::<Option<Vec<String>>>())
             .collect();
-        candidates.retain(|row| {
-            let tuple: Option<Vec<String>> =
-                x.parent_values.iter().map(|p| row[p + 2].clone()).collect();
-            tuple.is_none_or(|t| !used.contains(&t))
-        });
+        candidates
+            .retain(|row| values_at(row, &x.parent_values).is_none_or(|t| !used.contains(&t)));
     }
     Ok(candidates)
 }

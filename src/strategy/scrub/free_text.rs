@@ -220,7 +220,9 @@ pub fn find(text: &str) -> Vec<(Range<usize>, Detector)> {
         }
     }
     for c in NAME.captures_iter(text) {
-        let (phrase, names) = (c.name("p").expect("group"), c.name("n").expect("group"));
+        let (Some(phrase), Some(names)) = (c.name("p"), c.name("n")) else {
+            continue;
+        };
         // A title ("Madame Roux") says a name follows as much as "my name is" does.
         let strong = c.name("t").is_some()
             || NAME_PHRASES
@@ -231,13 +233,18 @@ pub fn find(text: &str) -> Vec<(Range<usize>, Detector)> {
         }
     }
     for c in SIGN_OFF.captures_iter(text) {
-        if let Some(span) = name_span(text, c.name("n").expect("group").range(), true) {
+        let Some(names) = c.name("n") else {
+            continue;
+        };
+        if let Some(span) = name_span(text, names.range(), true) {
             found.push((span, Detector::Name));
         }
     }
     for re in BIRTH_DATES.iter().filter(|_| digits) {
         for c in re.captures_iter(text) {
-            found.push((c.name("d").expect("group").range(), Detector::BirthDate));
+            if let Some(date) = c.name("d") {
+                found.push((date.range(), Detector::BirthDate));
+            }
         }
     }
     found.sort_unstable_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::error::{GdprError, Result};
 use crate::privilege::{require_privileges, Privilege};
 use crate::subject::plan::{Action, ErasurePlan, Identity, TEXT_ARRAY};
-use crate::subject::reach::{fetch, EdgeCount, Reach, Row};
+use crate::subject::reach::{fetch, value_columns, values_at, EdgeCount, Reach, Row};
 
 /// Per plan table: whether the erasure deletes (some of) its rows — declared `delete`, or reached through an
 /// ON DELETE CASCADE key from such a table (PostgreSQL deletes them along).
@@ -74,20 +74,6 @@ pub fn check_delete_conflicts(
     Ok(())
 }
 
-/// The values of `positions` in each row, as `text[]` columns (rows with a NULL among them left out).
-fn columns_of<'r>(rows: impl Iterator<Item = &'r Row>, positions: &[usize]) -> Vec<Vec<String>> {
-    let mut columns: Vec<Vec<String>> = vec![Vec::new(); positions.len()];
-    for row in rows {
-        let tuple: Option<Vec<String>> = positions.iter().map(|p| row[p + 2].clone()).collect();
-        if let Some(tuple) = tuple {
-            for (c, v) in columns.iter_mut().zip(tuple) {
-                c.push(v);
-            }
-        }
-    }
-    columns
-}
-
 /// Rows that an excluded FOREIGN KEY (NO ACTION / RESTRICT) keeps pointing at rows this erasure deletes would
 /// make the delete fail half-way (`23503`): refused up front, in dry runs too, naming the key. Rows of the
 /// referencing table that the erasure deletes itself (reached another way) do not count. Rows an excluded
@@ -107,7 +93,7 @@ pub fn check_excluded_referrers(
             continue;
         }
         require_privileges(&x.child, &[Privilege::Select], what)?;
-        let columns = columns_of(reach[x.parent].rows.iter(), &x.parent_values);
+        let columns = value_columns(reach[x.parent].rows.iter(), &x.parent_values);
         let mut types = vec![TEXT_ARRAY; columns.len()];
         let mut args: Vec<DatumWithOid<'_>> = columns.into_iter().map(Into::into).collect();
         if let Some(c) = x.child_index {
@@ -170,23 +156,12 @@ pub fn check_delete_cycles(
         let parents: HashSet<Vec<String>> = reach[key.parent]
             .rows
             .iter()
-            .filter_map(|r| {
-                key.parent_values
-                    .iter()
-                    .map(|p| r[p + 2].clone())
-                    .collect::<Option<Vec<String>>>()
-            })
+            .filter_map(|r| values_at(r, &key.parent_values))
             .collect();
         let rows: Vec<Row> = reach[key.child]
             .rows
             .iter()
-            .filter(|r| {
-                key.child_values
-                    .iter()
-                    .map(|p| r[p + 2].clone())
-                    .collect::<Option<Vec<String>>>()
-                    .is_some_and(|t| parents.contains(&t))
-            })
+            .filter(|r| values_at(r, &key.child_values).is_some_and(|t| parents.contains(&t)))
             .cloned()
             .collect();
         if rows.is_empty() {

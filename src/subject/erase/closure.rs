@@ -51,6 +51,8 @@ pub fn check_delete_closure(
     reach: &[Reach],
     what: &str,
 ) -> Result<()> {
+    // Each table's catalog rows once, however many keys and rounds look at it.
+    let _memo = introspect::memo();
     let mut deleted: HashMap<pg_sys::Oid, Deleted> = HashMap::new();
     // The rows the reach found: a reference the reach followed into a table erased by delete already found (and
     // deletes) every row referencing them; rows only a cascade deletes have no such guarantee.
@@ -79,13 +81,12 @@ pub fn check_delete_closure(
     let mut blockers: Vec<Blocker> = Vec::new();
     loop {
         check_for_interrupts!();
-        let Some((&oid, _)) = deleted
-            .iter()
+        let Some((&oid, entry)) = deleted
+            .iter_mut()
             .find(|(_, d)| d.rows.len() > d.followed.len())
         else {
             break;
         };
-        let entry = deleted.get_mut(&oid).expect("found above");
         let new: Vec<RowId> = entry.rows.difference(&entry.followed).cloned().collect();
         entry.followed.extend(new.iter().cloned());
         let parent = tables[&oid].clone();
