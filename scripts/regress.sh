@@ -38,6 +38,11 @@ if [ "$iso_status" -ne 0 ] && [ -f tests/isolation/regression.diffs ]; then
 fi
 [ "$iso_status" -eq 0 ] || status=$iso_status
 tests/dump_restore.sh "$DIR/socket" "$PORT" || status=1
+# A backup restored after erasures, and the ledger's replay.
+tests/backup_replay.sh "$DIR/socket" "$PORT" || status=1
 # Retention scheduled with pg_cron, on a cluster of its own (pg_cron must be preloaded).
 tests/pg_cron.sh || status=1
+# Proofs beyond the transaction, each on a cluster of its own: crashes mid-erasure, what VACUUM has to clear.
+tests/crash.sh || status=1
+tests/residue.sh || status=1
 exit "$status"

@@ -99,6 +99,7 @@ REVOKE ALL ON FUNCTION
     gdpr.anonymize_session(anyelement, boolean, boolean),
     gdpr.anonymize_session(text, boolean, boolean),
     gdpr.anonymize_subjects(text, text[], boolean),
+    gdpr.replay_erasures(jsonb, boolean),
     gdpr._declarations_changed(),
     gdpr._generate_key(),
     gdpr.rotate_key(),
@@ -126,9 +127,12 @@ BEGIN
         'GRANT EXECUTE ON FUNCTION gdpr.anonymize_subject(text, text, boolean, boolean),
              gdpr.anonymize_subject(text, text[], boolean, boolean), gdpr.anonymize_guest(anyelement, boolean, boolean),
              gdpr.anonymize_guest(text, boolean, boolean), gdpr.anonymize_session(anyelement, boolean, boolean),
-             gdpr.anonymize_session(text, boolean, boolean), gdpr.anonymize_subjects(text, text[], boolean)
+             gdpr.anonymize_session(text, boolean, boolean), gdpr.anonymize_subjects(text, text[], boolean),
+             gdpr.replay_erasures(jsonb, boolean), gdpr.erasure_receipt(uuid), gdpr.erasure_ledger(timestamptz),
+             gdpr.audit_head(), gdpr.verify_audit_chain(jsonb)
              TO %s', role::text);
-    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log, gdpr.legal_holds TO %s', role::text);
+    EXECUTE pg_catalog.format('GRANT SELECT ON gdpr.erasure_log, gdpr.legal_holds, gdpr.erasure_residue, gdpr.audit_chain TO %s',
+                              role::text);
 END $$;
 REVOKE ALL ON FUNCTION gdpr.grant_erasure(regrole) FROM PUBLIC;
 

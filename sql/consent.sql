@@ -27,6 +27,11 @@ CREATE TABLE gdpr.consent (
     granted_by    name NOT NULL,
     withdrawn_at  timestamptz,
     withdrawn_by  name,
+    -- The grant's and the withdrawal's links in the audit chain (sql/audit_chain.sql).
+    grant_seq       bigint UNIQUE,
+    grant_hash      bytea,
+    withdrawal_seq  bigint UNIQUE,
+    withdrawal_hash bytea,
     CHECK ((subject_kind IS NULL) = (subject_id IS NULL)),
     CHECK ((withdrawn_at IS NULL) = (withdrawn_by IS NULL))
 );

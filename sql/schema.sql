@@ -134,10 +134,14 @@ CREATE TABLE gdpr.erasure_log (
     session_user_name name NOT NULL,
     erased_at   timestamptz NOT NULL DEFAULT now(),
     duration_ms double precision NOT NULL,
-    -- request (a person asked), retention (an expired period), consent (a withdrawal)
-    origin      text NOT NULL DEFAULT 'request' CHECK (origin IN ('request', 'retention', 'consent')),
+    -- request (a person asked), retention (an expired period), consent (a withdrawal), replay (an erasure of a
+    -- restored backup's data again, gdpr.replay_erasures: the erasure id is the original one)
+    origin      text NOT NULL DEFAULT 'request' CHECK (origin IN ('request', 'retention', 'consent', 'replay')),
     -- subjects erased together by one pass of the engine (anonymize_subjects, a retention batch)
-    batch_id    uuid
+    batch_id    uuid,
+    -- The entry's link in the audit chain (sql/audit_chain.sql): its place and its hash, set when appended.
+    chain_seq   bigint UNIQUE,
+    chain_hash  bytea
 );
 CREATE INDEX erasure_log_subject ON gdpr.erasure_log (kind, subject_id);
 

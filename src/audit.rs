@@ -85,6 +85,24 @@ pub fn erased_among(kind: &str, subject_ids: &[String]) -> Result<Vec<String>> {
     })
 }
 
+/// Which of `erasure_ids` the log holds (erasures, not dry runs): what a replay of a ledger skips.
+pub fn logged_among(erasure_ids: &[String]) -> Result<Vec<String>> {
+    as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut out = Vec::new();
+            for r in client.select(
+                "SELECT erasure_id::text FROM gdpr.erasure_log
+                  WHERE erasure_id = ANY ($1::uuid[]) AND NOT dry_run",
+                None,
+                &[erasure_ids.to_vec().into()],
+            )? {
+                out.extend(r.get::<String>(1)?);
+            }
+            Ok(out)
+        })
+    })
+}
+
 /// Whether a (non-dry-run) erasure of this subject was logged before.
 pub fn was_erased(kind: &str, subject_id: &str) -> Result<bool> {
     as_extension_owner(|| {

@@ -26,6 +26,7 @@ pub mod lint;
 pub mod normalize;
 pub mod privilege;
 pub mod pseudonymize;
+pub mod replay;
 pub mod request;
 pub mod retention;
 pub mod strategy;
@@ -35,6 +36,7 @@ pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/consent.sql", name = "consent");
+extension_sql_file!("../sql/proofs.sql", name = "proofs", requires = ["consent"]);
 extension_sql_file!("../sql/api.sql", name = "api", finalize);
 
 #[pg_guard]

@@ -298,6 +298,7 @@ fn batch(rule: Rule, entry: &mut Value, batch_size: i32) -> Result<()> {
                 Logging::PerBatch
             },
             on_hold: OnHold::Skip,
+            erasure_id: None,
         };
         let outcome = erase::run(plan, ids, options, Instant::now())?;
         // Rows whose erasure would reach a held subject's rows (a conversation shared with them).

@@ -191,6 +191,8 @@ pub enum Origin {
     Request,
     Retention,
     Consent,
+    /// An erasure of a restored backup's data again (gdpr.replay_erasures), under the original erasure id.
+    Replay,
 }
 
 impl Origin {
@@ -199,6 +201,7 @@ impl Origin {
             Origin::Request => "request",
             Origin::Retention => "retention",
             Origin::Consent => "consent",
+            Origin::Replay => "replay",
         }
     }
 }
@@ -221,22 +224,26 @@ pub enum OnHold {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub struct Options<'a> {
     pub dry_run: bool,
     pub traces: bool,
     pub origin: Origin,
     pub logging: Logging,
     pub on_hold: OnHold,
+    /// The erasure id to log under (a replay keeps the original's); None: a new one. Erasures of one subject,
+    /// or logged per batch, only.
+    pub erasure_id: Option<&'a str>,
 }
 
-impl Options {
-    pub fn request(dry_run: bool, traces: bool) -> Options {
+impl Options<'static> {
+    pub fn request(dry_run: bool, traces: bool) -> Options<'static> {
         Options {
             dry_run,
             traces,
             origin: Origin::Request,
             logging: Logging::PerSubject,
             on_hold: OnHold::Fail,
+            erasure_id: None,
         }
     }
 }
@@ -277,7 +284,7 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool, traces: bool) -
 }
 
 /// `erase` on behalf of `options.origin`.
-pub fn erase_as(kind: &str, id: Vec<Option<String>>, options: Options) -> Result<Value> {
+pub fn erase_as(kind: &str, id: Vec<Option<String>>, options: Options<'_>) -> Result<Value> {
     let started = Instant::now();
     let id: Vec<String> = id
         .into_iter()
@@ -304,7 +311,7 @@ pub fn erase_row(kind: &str, table: pg_sys::Oid, id: Vec<String>) -> Result<Valu
 }
 
 /// Erases many subjects of `kind` in one pass of the engine (`gdpr.anonymize_subjects`).
-pub fn erase_many(kind: &str, ids: Vec<Vec<String>>, options: Options) -> Result<Value> {
+pub fn erase_many(kind: &str, ids: Vec<Vec<String>>, options: Options<'_>) -> Result<Value> {
     let started = Instant::now();
     let plan = cache::plan_for(kind)?;
     let outcome = run(&plan, ids, options, started)?;
@@ -312,7 +319,7 @@ pub fn erase_many(kind: &str, ids: Vec<Vec<String>>, options: Options) -> Result
 }
 
 /// The report of an erasure of one subject.
-fn single_report(plan: &ErasurePlan, outcome: Outcome, options: Options) -> Result<Value> {
+fn single_report(plan: &ErasurePlan, outcome: Outcome, options: Options<'_>) -> Result<Value> {
     let kind = plan.kind.as_str();
     let Some(subject) = outcome.erased.first() else {
         if let Some(subject_id) = outcome.held_skipped.first() {
@@ -469,13 +476,19 @@ fn action_name(t: &PlanTable) -> &'static str {
 pub fn run(
     plan: &ErasurePlan,
     ids: Vec<Vec<String>>,
-    options: Options,
+    options: Options<'_>,
     started: Instant,
 ) -> Result<Outcome> {
     let kind = plan.kind.as_str();
     let dry_run = options.dry_run;
     for id in &ids {
         check_key_length(plan, id)?;
+    }
+    if options.erasure_id.is_some() && ids.len() > 1 && options.logging == Logging::PerSubject {
+        return Err(GdprError::InvalidParameter(format!(
+            "one erasure id for {} {kind} subjects logged one by one",
+            ids.len()
+        )));
     }
     let what = format!(
         "{}erasing {}",
@@ -596,7 +609,7 @@ pub fn run(
         }
     }
 
-    let batch_id = random_uuid();
+    let batch_id = options.erasure_id.map_or_else(random_uuid, str::to_string);
     let erasure_ids: Vec<Option<String>> = label_of
         .iter()
         .map(|l| match (l, ids.len()) {
