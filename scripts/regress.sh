@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SQL regression suite: installs the extension into the system PostgreSQL 15, starts a throwaway cluster
 # (postgres user, private port and socket dir), runs pg_regress and the isolation specs (pg_isolation_regress),
-# then the dump/restore check; stops the cluster.
+# then the dump/restore and backup-replay checks; stops the cluster. Then the cluster-level tests, each on
+# clusters of its own (pg_cron, crash recovery, dead tuples, replication).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +43,9 @@ tests/dump_restore.sh "$DIR/socket" "$PORT" || status=1
 tests/backup_replay.sh "$DIR/socket" "$PORT" || status=1
 # Retention scheduled with pg_cron, on a cluster of its own (pg_cron must be preloaded).
 tests/pg_cron.sh || status=1
-# Proofs beyond the transaction, each on a cluster of its own: crashes mid-erasure, what VACUUM has to clear.
+# Proofs beyond the transaction, each on clusters of its own: crashes mid-erasure, what VACUUM has to clear, a
+# streaming standby and a logical subscriber.
 tests/crash.sh || status=1
 tests/residue.sh || status=1
+tests/replication.sh || status=1
 exit "$status"

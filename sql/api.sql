@@ -100,6 +100,7 @@ REVOKE ALL ON FUNCTION
     gdpr.anonymize_session(text, boolean, boolean),
     gdpr.anonymize_subjects(text, text[], boolean),
     gdpr.replay_erasures(jsonb, boolean),
+    gdpr._written_here(xid),
     gdpr._declarations_changed(),
     gdpr._generate_key(),
     gdpr.rotate_key(),
@@ -156,7 +157,8 @@ REVOKE ALL ON FUNCTION gdpr.grant_pseudonymization(regrole) FROM PUBLIC;
 -- wording can no longer change (sql/consent.sql), only be retired in favour of a new version.
 CREATE FUNCTION gdpr.publish_consent_text(purpose text, version text, body text, privacy_policy_url text,
                                           language text DEFAULT 'en') RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    -- standard_conforming_strings: the patterns below hold backslashes, and a caller's setting must not change them
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
     new_id bigint;
 BEGIN

@@ -87,10 +87,30 @@ CREATE TRIGGER consent_text_is_immutable
     FOR EACH ROW EXECUTE FUNCTION gdpr._consent_text_is_immutable();
 ALTER TABLE gdpr.consent_text ENABLE ALWAYS TRIGGER consent_text_is_immutable;  -- also under replica role
 
--- A consent is granted once and withdrawn at most once: the record of what was agreed never changes.
+-- A consent is granted once and withdrawn at most once: the record of what was agreed never changes. Its links in
+-- the audit chain (the grant's, the withdrawal's) are set once each, when the transaction commits
+-- (sql/proofs.sql), and never change.
 CREATE FUNCTION gdpr._consent_is_append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF TG_OP = 'UPDATE'
+       AND ((OLD.grant_hash IS NOT NULL
+             AND (NEW.grant_seq, NEW.grant_hash) IS DISTINCT FROM (OLD.grant_seq, OLD.grant_hash))
+            OR (OLD.withdrawal_hash IS NOT NULL
+                AND (NEW.withdrawal_seq, NEW.withdrawal_hash) IS DISTINCT FROM (OLD.withdrawal_seq, OLD.withdrawal_hash)))
+    THEN
+        RAISE EXCEPTION 'gdpr: consent %: its links in the audit chain cannot be changed', OLD.id
+            USING ERRCODE = '55000';
+    END IF;
+    IF TG_OP = 'UPDATE'
+       AND (NEW.id, NEW.text_id, NEW.source, NEW.subject_kind, NEW.subject_id, NEW.granted_at, NEW.granted_by,
+            NEW.withdrawn_at, NEW.withdrawn_by)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.text_id, OLD.source, OLD.subject_kind, OLD.subject_id, OLD.granted_at, OLD.granted_by,
+            OLD.withdrawn_at, OLD.withdrawn_by)
+    THEN
+        RETURN NEW;  -- a link set
+    END IF;
     IF TG_OP = 'UPDATE'
        AND OLD.withdrawn_at IS NULL
        AND (NEW.id, NEW.text_id, NEW.source, NEW.subject_kind, NEW.subject_id, NEW.granted_at, NEW.granted_by)

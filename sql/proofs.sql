@@ -8,22 +8,29 @@
 -- reordering breaks a link, and a cut tail is caught against the head, or against gdpr.audit_head() values the
 -- DPO keeps outside the database.
 --
--- Appending takes the head row's lock (INSERT … ON CONFLICT DO UPDATE) until the transaction ends, so links are
--- made in the order their transactions commit: concurrent erasures (and consent grants) append one after
--- another. Under REPEATABLE READ or SERIALIZABLE the second of two concurrent appends fails with 40001 (retry).
+-- Links are made when the appending transaction commits (deferred constraint triggers): the head row's lock is
+-- held from then until the commit ends, so the chain follows commit order and a long transaction that erased or
+-- granted a consent holds nobody up. Under REPEATABLE READ or SERIALIZABLE, a transaction whose snapshot predates
+-- another append's commit fails at its own commit with 40001 (retry). A transaction that rolls back makes no link.
 
 CREATE TABLE gdpr.audit_chain (
     log      text PRIMARY KEY CHECK (log IN ('erasure_log', 'consent')),
-    entries  bigint NOT NULL CHECK (entries > 0),
-    head     bytea NOT NULL CHECK (octet_length(head) = 32)
+    entries  bigint NOT NULL CHECK (entries >= 0),
+    head     bytea CHECK (octet_length(head) = 32),
+    CHECK ((entries = 0) = (head IS NULL))
 );
+-- What has no link yet: this transaction's entries, until its commit (and anything written with the chain's
+-- trigger disabled, which gdpr.verify_audit_chain() reports).
+CREATE INDEX erasure_log_unlinked ON gdpr.erasure_log (id) WHERE chain_hash IS NULL;
+CREATE INDEX consent_unlinked ON gdpr.consent (id)
+    WHERE grant_hash IS NULL OR (withdrawn_at IS NOT NULL AND withdrawal_hash IS NULL);
 -- Kept by pg_dump with the logs; created at the first append, so a restore brings the original head back.
 SELECT pg_catalog.pg_extension_config_dump('gdpr.audit_chain', '');
 
 -- A link's hash. The text of a jsonb value is canonical (keys ordered, numbers normalised).
 CREATE FUNCTION gdpr._audit_link_hash(previous bytea, seq bigint, fields jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pg_catalog.sha256(coalesce(previous, '\x'::bytea) OPERATOR(pg_catalog.||)
+    SELECT pg_catalog.sha256(coalesce(previous, ''::bytea) OPERATOR(pg_catalog.||)
                              pg_catalog.convert_to(pg_catalog.jsonb_build_array(seq, fields)::text, 'UTF8'))
 $$;
 
@@ -52,54 +59,80 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' A
     SELECT pg_catalog.jsonb_build_array('withdrawal', c.id, c.withdrawn_at, c.withdrawn_by)
 $$;
 
--- Appends a link to `log`'s chain: the head row's lock orders concurrent appends.
-CREATE FUNCTION gdpr._audit_chain_append(log text, fields jsonb, OUT seq bigint, OUT hash bytea)
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    INSERT INTO gdpr.audit_chain AS a (log, entries, head)
-    VALUES (log, 1, gdpr._audit_link_hash(NULL, 1, fields))
-    ON CONFLICT (log) DO UPDATE
-        SET entries = a.entries OPERATOR(pg_catalog.+) 1,
-            head = gdpr._audit_link_hash(a.head, a.entries OPERATOR(pg_catalog.+) 1, fields)
-    RETURNING entries, head
-$$;
-
--- An entry written with its link already set (pg_restore bringing a dump's log back) keeps it:
--- gdpr.verify_audit_chain() checks every link, whoever wrote it.
-CREATE FUNCTION gdpr._erasure_log_link() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- The head of `log`'s chain, locked until the transaction ends: links are made one transaction after another.
+CREATE FUNCTION gdpr._audit_chain_lock(log text, OUT entries bigint, OUT head bytea)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NEW.chain_hash IS NULL THEN
-        SELECT l.seq, l.hash INTO NEW.chain_seq, NEW.chain_hash
-          FROM gdpr._audit_chain_append('erasure_log', gdpr._erasure_log_fields(NEW)) l;
-    END IF;
-    RETURN NEW;
+    INSERT INTO gdpr.audit_chain AS a (log, entries, head) VALUES (log, 0, NULL)
+    ON CONFLICT ON CONSTRAINT audit_chain_pkey DO NOTHING;
+    SELECT a.entries, a.head INTO entries, head FROM gdpr.audit_chain a
+     WHERE a.log OPERATOR(pg_catalog.=) _audit_chain_lock.log FOR UPDATE;
+EXCEPTION WHEN serialization_failure THEN
+    RAISE EXCEPTION 'gdpr: the % audit chain moved on after this transaction''s snapshot (another transaction appended to it and committed): retry the transaction', log
+        USING ERRCODE = '40001';
 END $$;
--- Named to fire after the other BEFORE triggers (alphabetical order): the link covers the row as stored.
-CREATE TRIGGER z_audit_chain BEFORE INSERT ON gdpr.erasure_log
-    FOR EACH ROW EXECUTE FUNCTION gdpr._erasure_log_link();
+
+-- At commit, once per entry written: the first firing links every entry this transaction wrote that has none
+-- yet, in id order, and moves the head once; the others find theirs linked. An entry that arrives with its link
+-- (pg_restore, logical replication) keeps it: gdpr.verify_audit_chain() checks every link, whoever wrote it.
+-- SECURITY DEFINER: the commit may run as a role that appends entries through pg_gdpr but may not write the log
+-- or its head; it runs fixed statements only.
+CREATE FUNCTION gdpr._erasure_log_link() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e gdpr.erasure_log;
+    n bigint;
+    h bytea;
+BEGIN
+    PERFORM FROM gdpr.erasure_log WHERE id OPERATOR(pg_catalog.=) NEW.id AND chain_hash IS NULL;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT l.entries, l.head INTO n, h FROM gdpr._audit_chain_lock('erasure_log') l;
+    FOR e IN SELECT * FROM gdpr.erasure_log
+              WHERE chain_hash IS NULL AND gdpr._written_here(xmin) ORDER BY id LOOP
+        n := n OPERATOR(pg_catalog.+) 1;
+        h := gdpr._audit_link_hash(h, n, gdpr._erasure_log_fields(e));
+        UPDATE gdpr.erasure_log SET chain_seq = n, chain_hash = h WHERE id OPERATOR(pg_catalog.=) e.id;
+    END LOOP;
+    UPDATE gdpr.audit_chain SET entries = n, head = h WHERE log OPERATOR(pg_catalog.=) 'erasure_log';
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER z_audit_chain AFTER INSERT ON gdpr.erasure_log
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gdpr._erasure_log_link();
 ALTER TABLE gdpr.erasure_log ENABLE ALWAYS TRIGGER z_audit_chain;
 
+-- The same for consents: this transaction's grants (id order), then its withdrawals (id order).
 CREATE FUNCTION gdpr._consent_link() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c gdpr.consent;
+    n bigint;
+    h bytea;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.grant_hash IS NULL THEN
-            SELECT l.seq, l.hash INTO NEW.grant_seq, NEW.grant_hash
-              FROM gdpr._audit_chain_append('consent', gdpr._consent_grant_fields(NEW)) l;
-        END IF;
-    ELSIF (NEW.grant_seq, NEW.grant_hash, NEW.withdrawal_seq, NEW.withdrawal_hash)
-          IS DISTINCT FROM (OLD.grant_seq, OLD.grant_hash, OLD.withdrawal_seq, OLD.withdrawal_hash) THEN
-        RAISE EXCEPTION 'gdpr: consent %: its links in the audit chain cannot be changed', OLD.id
-            USING ERRCODE = '55000';
+    PERFORM FROM gdpr.consent WHERE id OPERATOR(pg_catalog.=) NEW.id
+                                AND (grant_hash IS NULL OR (withdrawn_at IS NOT NULL AND withdrawal_hash IS NULL));
+    IF NOT FOUND THEN
+        RETURN NULL;
     END IF;
-    IF NEW.withdrawn_at IS NOT NULL AND NEW.withdrawal_hash IS NULL THEN
-        SELECT l.seq, l.hash INTO NEW.withdrawal_seq, NEW.withdrawal_hash
-          FROM gdpr._audit_chain_append('consent', gdpr._consent_withdrawal_fields(NEW)) l;
-    END IF;
-    RETURN NEW;
+    SELECT l.entries, l.head INTO n, h FROM gdpr._audit_chain_lock('consent') l;
+    FOR c IN SELECT * FROM gdpr.consent
+              WHERE grant_hash IS NULL AND gdpr._written_here(xmin) ORDER BY id LOOP
+        n := n OPERATOR(pg_catalog.+) 1;
+        h := gdpr._audit_link_hash(h, n, gdpr._consent_grant_fields(c));
+        UPDATE gdpr.consent SET grant_seq = n, grant_hash = h WHERE id OPERATOR(pg_catalog.=) c.id;
+    END LOOP;
+    FOR c IN SELECT * FROM gdpr.consent
+              WHERE withdrawn_at IS NOT NULL AND withdrawal_hash IS NULL AND gdpr._written_here(xmin) ORDER BY id LOOP
+        n := n OPERATOR(pg_catalog.+) 1;
+        h := gdpr._audit_link_hash(h, n, gdpr._consent_withdrawal_fields(c));
+        UPDATE gdpr.consent SET withdrawal_seq = n, withdrawal_hash = h WHERE id OPERATOR(pg_catalog.=) c.id;
+    END LOOP;
+    UPDATE gdpr.audit_chain SET entries = n, head = h WHERE log OPERATOR(pg_catalog.=) 'consent';
+    RETURN NULL;
 END $$;
-CREATE TRIGGER z_audit_chain BEFORE INSERT OR UPDATE ON gdpr.consent
-    FOR EACH ROW EXECUTE FUNCTION gdpr._consent_link();
+CREATE CONSTRAINT TRIGGER z_audit_chain AFTER INSERT OR UPDATE OF withdrawn_at ON gdpr.consent
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gdpr._consent_link();
 ALTER TABLE gdpr.consent ENABLE ALWAYS TRIGGER z_audit_chain;
 
 -- Every link of both chains, with its predecessor's place and hash.
@@ -128,9 +161,11 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_catalog.jsonb_build_object(
         'database', pg_catalog.current_database(), 'taken_at', pg_catalog.now(),
         'erasure_log', (SELECT pg_catalog.jsonb_build_object('entries', a.entries, 'head', pg_catalog.encode(a.head, 'hex'))
-                          FROM gdpr.audit_chain a WHERE a.log OPERATOR(pg_catalog.=) 'erasure_log'),
+                          FROM gdpr.audit_chain a
+                         WHERE a.log OPERATOR(pg_catalog.=) 'erasure_log' AND a.entries OPERATOR(pg_catalog.>) 0),
         'consent', (SELECT pg_catalog.jsonb_build_object('entries', a.entries, 'head', pg_catalog.encode(a.head, 'hex'))
-                      FROM gdpr.audit_chain a WHERE a.log OPERATOR(pg_catalog.=) 'consent'))
+                      FROM gdpr.audit_chain a
+                     WHERE a.log OPERATOR(pg_catalog.=) 'consent' AND a.entries OPERATOR(pg_catalog.>) 0))
 $$;
 
 -- Empty when both chains are intact; otherwise one row per broken link, the first one first. SECURITY DEFINER:
@@ -145,8 +180,11 @@ DECLARE
     kept_entries bigint;
     stored bytea;
 BEGIN
-    IF known_head IS NOT NULL AND pg_catalog.jsonb_typeof(known_head) IS DISTINCT FROM 'object' THEN
-        RAISE EXCEPTION 'gdpr: known_head must be a value gdpr.audit_head() returned, not %', known_head
+    IF known_head IS NOT NULL AND (pg_catalog.jsonb_typeof(known_head) IS DISTINCT FROM 'object'
+                                   OR NOT known_head OPERATOR(pg_catalog.?|) ARRAY['erasure_log', 'consent']
+                                   OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_object_keys(known_head) k
+                                               WHERE k OPERATOR(pg_catalog.<>) ALL (ARRAY['erasure_log', 'consent', 'database', 'taken_at']))) THEN
+        RAISE EXCEPTION 'gdpr: known_head must be a value gdpr.audit_head() returned (an object with "erasure_log" or "consent"), not %', known_head
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY
@@ -178,7 +216,7 @@ BEGIN
         -- The head row: entries cut from the tail, or entries appended past it.
         SELECT coalesce(a.log, t.log),
                CASE WHEN a.log IS NULL THEN 1
-                    WHEN t.last IS DISTINCT FROM a.entries
+                    WHEN coalesce(t.last, 0) OPERATOR(pg_catalog.<>) a.entries
                     THEN LEAST(coalesce(t.last, 0), a.entries) OPERATOR(pg_catalog.+) 1
                     ELSE a.entries
                END,
@@ -193,7 +231,7 @@ BEGIN
                     ELSE 'the last entry does not match the chain''s head'
                END
           FROM gdpr.audit_chain a FULL JOIN tails t ON t.log OPERATOR(pg_catalog.=) a.log
-         WHERE a.log IS NULL OR t.log IS NULL OR t.last IS DISTINCT FROM a.entries
+         WHERE (a.log IS NULL AND t.last IS NOT NULL) OR coalesce(t.last, 0) OPERATOR(pg_catalog.<>) coalesce(a.entries, 0)
             OR a.head IS DISTINCT FROM (SELECT k.hash FROM gdpr._audit_links k
                                          WHERE k.log OPERATOR(pg_catalog.=) a.log AND k.seq OPERATOR(pg_catalog.=) a.entries
                                          LIMIT 1)
@@ -204,10 +242,17 @@ BEGIN
     FOR l IN SELECT pg_catalog.unnest(ARRAY['erasure_log', 'consent']) LOOP
         kept := known_head OPERATOR(pg_catalog.->) l;
         CONTINUE WHEN kept IS NULL OR pg_catalog.jsonb_typeof(kept) OPERATOR(pg_catalog.=) 'null';
+        IF pg_catalog.jsonb_typeof(kept) IS DISTINCT FROM 'object'
+           OR pg_catalog.jsonb_typeof(kept OPERATOR(pg_catalog.->) 'entries') IS DISTINCT FROM 'number'
+           OR (kept OPERATOR(pg_catalog.->>) 'head') IS NULL
+           OR (kept OPERATOR(pg_catalog.->>) 'head') OPERATOR(pg_catalog.!~) '^[0-9a-f]{64}$' THEN
+            RAISE EXCEPTION 'gdpr: known_head: % must be {"entries": <number>, "head": <64 hex digits>}, not %', l, kept
+                USING ERRCODE = '22023';
+        END IF;
         BEGIN
             kept_entries := (kept OPERATOR(pg_catalog.->>) 'entries')::bigint;
         EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'gdpr: known_head: %.entries must be a number, not %', l, kept OPERATOR(pg_catalog.->) 'entries'
+            RAISE EXCEPTION 'gdpr: known_head: %.entries must be a whole number, not %', l, kept OPERATOR(pg_catalog.->) 'entries'
                 USING ERRCODE = '22023';
         END;
         SELECT k.hash INTO stored FROM gdpr._audit_links k
@@ -255,24 +300,34 @@ BEGIN
     RETURN receipt;
 END $$;
 
--- Every erasure since `since` (all when NULL), keys only: keep it next to the backups; after restoring one,
--- gdpr.replay_erasures(ledger) erases again what the backup brought back.
+-- Every erasure since `since` (all when NULL), and every consent withdrawal, keys only: keep it next to the
+-- backups; after restoring one, gdpr.replay_erasures(ledger) erases again what the backup brought back, and
+-- withdraws again the consents it brought back in force. SECURITY DEFINER: it reads the consents too, which the
+-- roles that erase cannot read; of them it returns what names a consent (id, text, grant time) and the time of
+-- its withdrawal — not whose consent it is.
 CREATE FUNCTION gdpr.erasure_ledger(since timestamptz DEFAULT NULL) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_catalog.jsonb_build_object(
         'ledger_version', 1, 'database', pg_catalog.current_database(), 'taken_at', pg_catalog.now(),
         'since', since, 'audit_head', gdpr.audit_head(),
-        'erasures', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                        'erasure_id', e.erasure_id, 'kind', e.kind, 'subject_id', e.subject_id,
-                        'erased_at', e.erased_at, 'origin', e.origin, 'retention', e.origin OPERATOR(pg_catalog.=) 'retention',
-                        'batch_id', e.batch_id, 'entry', e.chain_seq,
-                        -- what a replay needs: the root table's action (erasures rooted at a table), traces
-                        'action', e.tables OPERATOR(pg_catalog.->) e.kind OPERATOR(pg_catalog.->>) 'action',
-                        'traces', EXISTS (SELECT 1 FROM pg_catalog.jsonb_object_keys(e.tables) k
-                                           WHERE k OPERATOR(pg_catalog.~~) '% (traces)'))
-                    ORDER BY e.chain_seq, e.id), '[]'::jsonb))
-      FROM gdpr.erasure_log e
-     WHERE NOT e.dry_run AND (since IS NULL OR e.erased_at OPERATOR(pg_catalog.>=) since)
+        'erasures', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                'erasure_id', e.erasure_id, 'kind', e.kind, 'subject_id', e.subject_id,
+                                'erased_at', e.erased_at, 'origin', e.origin,
+                                'retention', e.origin OPERATOR(pg_catalog.=) 'retention',
+                                'batch_id', e.batch_id, 'entry', e.chain_seq,
+                                -- whether the erasure scrubbed traces too (a replay does it again)
+                                'traces', EXISTS (SELECT 1 FROM pg_catalog.jsonb_object_keys(e.tables) k
+                                                   WHERE k OPERATOR(pg_catalog.~~) '% (traces)'))
+                            ORDER BY e.chain_seq, e.id), '[]'::jsonb)
+                       FROM gdpr.erasure_log e
+                      WHERE NOT e.dry_run AND (since IS NULL OR e.erased_at OPERATOR(pg_catalog.>=) since)),
+        'withdrawals', (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                   'consent_id', c.id, 'text_id', c.text_id, 'granted_at', c.granted_at,
+                                   'withdrawn_at', c.withdrawn_at)
+                               ORDER BY c.withdrawal_seq, c.id), '[]'::jsonb)
+                          FROM gdpr.consent c
+                         WHERE c.withdrawn_at IS NOT NULL
+                           AND (since IS NULL OR c.withdrawn_at OPERATOR(pg_catalog.>=) since)))
 $$;
 
 -- What erasures left on disk: the old versions of the rows an erasure changed or deleted (long values in TOAST
@@ -294,7 +349,13 @@ $$;
 
 CREATE VIEW gdpr.erasure_residue AS
 WITH changed AS (
-    SELECT pg_catalog.to_regclass(pg_catalog.regexp_replace(t.key, ' \(traces\)$', '')) AS tbl,
+    -- Tables by the name the log gives them (schema.name, unquoted), matched, never parsed; a table renamed
+    -- or dropped since is not listed.
+    SELECT (SELECT r.oid FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+             WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
+                   OPERATOR(pg_catalog.=) pg_catalog.regexp_replace(t.key, ' \(traces\)$', '')
+               AND r.relkind IN ('r', 'p', 'm')
+             LIMIT 1) AS tbl,
            e.erasure_id, e.erased_at,
            e.erased_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => e.duration_ms OPERATOR(pg_catalog./) 1000) AS ended_at
       FROM gdpr.erasure_log e, pg_catalog.jsonb_each(e.tables) t
@@ -324,7 +385,7 @@ SELECT t.tbl::regclass AS tbl,
  GROUP BY t.tbl, t.dead_tuples, t.toast_dead_tuples, t.last_vacuum, t.index_cleanup;
 
 REVOKE ALL ON gdpr.audit_chain, gdpr._audit_links, gdpr.erasure_residue FROM PUBLIC;
-REVOKE ALL ON FUNCTION gdpr._audit_chain_append(text, jsonb), gdpr._erasure_log_link(), gdpr._consent_link(),
+REVOKE ALL ON FUNCTION gdpr._audit_chain_lock(text), gdpr._erasure_log_link(), gdpr._consent_link(),
     gdpr.audit_head(), gdpr.verify_audit_chain(jsonb), gdpr.erasure_receipt(uuid), gdpr.erasure_ledger(timestamptz)
 FROM PUBLIC;
 -- Pure computations stay executable: receipts recompute a link as their caller, the residue view reads options

@@ -188,10 +188,23 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gd
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('gdpr.erasure_log', 'id'), '');
 
 -- Append-only log (and consents, sql/consent.sql): even a role that was granted more than SELECT cannot rewrite history;
--- only the extension owner (who owns the table and can drop the trigger) can.
+-- only the extension owner (who owns the table and can drop the trigger) can. The one update an entry takes is
+-- its link in the audit chain, set once when its transaction commits (sql/proofs.sql).
 CREATE FUNCTION gdpr._erasure_log_is_append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- (Nested: the same function guards TRUNCATE, and other tables, whose OLD has no such fields.)
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'erasure_log' THEN
+        IF OLD.chain_hash IS NULL AND OLD.chain_seq IS NULL
+           AND (NEW.id, NEW.erasure_id, NEW.kind, NEW.subject_id, NEW.dry_run, NEW.rows_total, NEW.tables,
+                NEW.erased_by, NEW.session_user_name, NEW.erased_at, NEW.duration_ms, NEW.origin, NEW.batch_id)
+               IS NOT DISTINCT FROM
+               (OLD.id, OLD.erasure_id, OLD.kind, OLD.subject_id, OLD.dry_run, OLD.rows_total, OLD.tables,
+                OLD.erased_by, OLD.session_user_name, OLD.erased_at, OLD.duration_ms, OLD.origin, OLD.batch_id)
+        THEN
+            RETURN NEW;  -- its link in the audit chain
+        END IF;
+    END IF;
     RAISE EXCEPTION 'gdpr: %.% is append-only (% refused)', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
         USING ERRCODE = '42501';
 END $$;

@@ -85,18 +85,19 @@ pub fn erased_among(kind: &str, subject_ids: &[String]) -> Result<Vec<String>> {
     })
 }
 
-/// Which of `erasure_ids` the log holds (erasures, not dry runs): what a replay of a ledger skips.
-pub fn logged_among(erasure_ids: &[String]) -> Result<Vec<String>> {
+/// Which of `erasure_ids` the log holds, each with whether it is a dry run's: what a replay of a ledger skips.
+pub fn logged_among(erasure_ids: &[String]) -> Result<Vec<(String, bool)>> {
     as_extension_owner(|| {
         Spi::connect(|client| {
             let mut out = Vec::new();
             for r in client.select(
-                "SELECT erasure_id::text FROM gdpr.erasure_log
-                  WHERE erasure_id = ANY ($1::uuid[]) AND NOT dry_run",
+                "SELECT erasure_id::text, dry_run FROM gdpr.erasure_log WHERE erasure_id = ANY ($1::uuid[])",
                 None,
                 &[erasure_ids.to_vec().into()],
             )? {
-                out.extend(r.get::<String>(1)?);
+                if let (Some(id), Some(dry)) = (r.get::<String>(1)?, r.get::<bool>(2)?) {
+                    out.push((id, dry));
+                }
             }
             Ok(out)
         })
@@ -126,4 +127,13 @@ pub fn entries(kind: &str, subject_id: &str) -> Result<serde_json::Value> {
         )?
         .map_or(serde_json::Value::Array(Vec::new()), |j| j.0))
     })
+}
+
+/// Whether a row version was written by this transaction or one of its subtransactions (its `xmin`): the entries
+/// the audit chain links when this transaction commits (sql/proofs.sql).
+#[pg_extern(stable, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _written_here(xmin: pg_sys::TransactionId) -> bool {
+    // SAFETY: a lookup in the backend's own transaction state, valid inside any transaction.
+    unsafe { pg_sys::TransactionIdIsCurrentTransactionId(xmin) }
 }

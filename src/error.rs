@@ -37,6 +37,8 @@ pub enum GdprError {
     #[error("gdpr: {0}")]
     ObjectState(String),
     #[error("gdpr: {0}")]
+    ReadOnly(String),
+    #[error("gdpr: {0}")]
     NotNullViolation(String),
     #[error("gdpr: {0}")]
     ForeignKeyViolation(String),
@@ -68,6 +70,7 @@ impl GdprError {
             GdprError::InsufficientPrivilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE, // 42501
             GdprError::ObjectChanged(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,  // 40001
             GdprError::ObjectState(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, // 55000
+            GdprError::ReadOnly(_) => ERRCODE_READ_ONLY_SQL_TRANSACTION,       // 25006
             GdprError::NotNullViolation(_) => ERRCODE_NOT_NULL_VIOLATION,      // 23502
             GdprError::ForeignKeyViolation(_) => ERRCODE_FOREIGN_KEY_VIOLATION, // 23503
             GdprError::CheckViolation(_) => ERRCODE_CHECK_VIOLATION,           // 23514
@@ -95,6 +98,7 @@ impl GdprError {
             InsufficientPrivilege(m) => InsufficientPrivilege(message(m)),
             ObjectChanged(m) => ObjectChanged(message(m)),
             ObjectState(m) => ObjectState(message(m)),
+            ReadOnly(m) => ReadOnly(message(m)),
             NotNullViolation(m) => NotNullViolation(message(m)),
             ForeignKeyViolation(m) => ForeignKeyViolation(message(m)),
             CheckViolation(m) => CheckViolation(message(m)),

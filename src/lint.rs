@@ -66,6 +66,7 @@ fn lint_plan(plan: &ErasurePlan, out: &mut Vec<Finding>) -> Result<()> {
 }
 
 pub fn lint_all() -> Result<Vec<Finding>> {
+    crate::privilege::require_primary("gdpr.lint()")?;
     let kinds: Vec<String> = Spi::connect(|client| {
         let mut kinds = Vec::new();
         for r in client.select("SELECT kind FROM gdpr.subject ORDER BY kind", None, &[])? {

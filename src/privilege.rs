@@ -198,10 +198,25 @@ impl Drop for Switched {
     }
 }
 
+/// Refuses to start `doing` on a standby. Erasures must run on the primary; and pg_gdpr's statements, even the
+/// reading ones, take a transaction id (pgrx's SPI marks each transaction that runs one as writing), which a server
+/// in recovery cannot assign: PostgreSQL's own error would be an internal XX000.
+pub fn require_primary(doing: &str) -> Result<()> {
+    // SAFETY: reads shared memory state; callable in any backend at any time.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        return Err(GdprError::ReadOnly(format!(
+            "{doing} runs on the primary: this server is a standby (recovery in progress)"
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `f` with the extension owner's privileges, as a local user-id change that `SET ROLE` cannot undo.
-/// `f` must only run fixed statements against the extension's own tables.
+/// `f` must only run fixed statements against the extension's own tables. Not a security-restricted operation:
+/// no code a table owner wrote runs there (the extension's tables carry only the extension's triggers), and the
+/// audit chain's links are queued for the commit (deferred triggers), which a restricted operation refuses.
 pub fn as_extension_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    as_role(extension_owner()?, f)
+    switch_to(extension_owner()?, false, f)
 }
 
 /// What an error raised while `doing` something to `table` as its owner is prefixed with.
@@ -264,6 +279,15 @@ fn naming_errors<T>(
 /// Runs `f` as `role` in a security-restricted operation with row security not forced (as PostgreSQL's
 /// foreign-key checks run as the referenced table's owner).
 pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    switch_to(role, true, f)
+}
+
+fn switch_to<T>(role: pg_sys::Oid, restricted: bool, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let restricted = if restricted {
+        pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+    } else {
+        0
+    };
     let mut user = pg_sys::Oid::INVALID;
     let mut sec_context = 0;
     // SAFETY: plain reads/writes of the backend's current user id and GUC nest level, restored by the guard.
@@ -274,7 +298,7 @@ pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T>
             role,
             sec_context
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+                | restricted
                 | pg_sys::SECURITY_NOFORCE_RLS as i32,
         );
         Switched {

@@ -23,6 +23,7 @@ fn count_rows(table: &introspect::Table) -> Result<i64> {
 }
 
 pub fn table(oid: pg_sys::Oid, batch_size: i32) -> Result<Value> {
+    crate::privilege::require_primary("pseudonymizing a table")?;
     let started = Instant::now();
     if batch_size < 1 {
         return Err(GdprError::InvalidParameter(format!(

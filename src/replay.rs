@@ -1,7 +1,9 @@
 //! `gdpr.replay_erasures(ledger)`: a database restored from a backup older than some erasures brings their
-//! subjects back. The ledger (`gdpr.erasure_ledger()`, kept next to the backups) lists every erasure by its keys;
-//! replaying it erases again, through the same engine and under the original erasure id, every subject the
-//! restored log does not hold — so a second replay finds them all logged and does nothing.
+//! subjects back. The ledger (`gdpr.erasure_ledger()`, kept next to the backups) lists every erasure by its keys,
+//! and every consent withdrawal; replaying it erases again, through the same engine, the same declarations and
+//! under the original erasure id, every subject the restored log does not hold — so a second replay finds them
+//! all logged and does nothing — and then withdraws again, as the caller, the consents it brought back in force.
+//! The ledger is the caller's input: it names what to erase, never how (the declarations here decide).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -11,48 +13,75 @@ use serde_json::{json, Value};
 
 use crate::audit;
 use crate::cache;
+use crate::consent::registry;
 use crate::error::{GdprError, Result};
 use crate::subject::erase::{self, Logging, OnHold, Options, Origin};
 use crate::subject::plan::{Action, ErasurePlan};
 
 /// One erasure of the ledger.
 struct Entry<'a> {
-    erasure_id: &'a str,
+    /// Lower case, as the log's uuid prints.
+    erasure_id: String,
     kind: &'a str,
     subject_id: &'a str,
     origin: &'a str,
-    /// The root table's action, for erasures rooted at a table rather than a subject kind.
-    action: Option<&'a str>,
     traces: bool,
+}
+
+/// One consent withdrawal of the ledger: the consent is named by its id, text and grant time.
+struct Withdrawal<'a> {
+    consent_id: i64,
+    text_id: i64,
+    granted_at: &'a str,
 }
 
 /// How an entry is erased again.
 enum Target {
-    Subject(std::rc::Rc<ErasurePlan>, Vec<Vec<String>>, Logging),
+    Rows(std::rc::Rc<ErasurePlan>, Vec<Vec<String>>, Logging),
     /// Expired rows without a key (deleted by ctid): nothing names them; retention finds them again.
     NotReplayable(&'static str),
 }
 
+/// What a ledger's kind names in this database.
+#[derive(Clone, Copy)]
+enum Kind {
+    Subject,
+    /// The table an erasure was rooted at (a retention rule's, a consent requirement's).
+    Table(pg_sys::Oid),
+}
+
 pub fn replay(ledger: &Value, dry_run: bool) -> Result<Value> {
-    let entries = parse(ledger)?;
-    let ids: Vec<String> = entries.iter().map(|e| e.erasure_id.to_string()).collect();
-    let logged: HashSet<String> = audit::logged_among(&ids)?.into_iter().collect();
+    crate::privilege::require_primary("replaying a ledger")?;
+    let entries = parse_erasures(ledger)?;
+    let withdrawals = parse_withdrawals(ledger)?;
+    if !withdrawals.is_empty() {
+        require_withdrawal_right(withdrawals.len())?;
+    }
+
+    let ids: Vec<String> = entries.iter().map(|e| e.erasure_id.clone()).collect();
+    let mut logged = HashSet::new();
+    for (id, dry) in audit::logged_among(&ids)? {
+        if dry {
+            return Err(GdprError::InvalidParameter(format!(
+                "erasure {id} of the ledger: this database logged a dry run under that id, not an erasure"
+            )));
+        }
+        logged.insert(id);
+    }
     let mut erased = Vec::new();
     let mut absent = Vec::new();
     let mut not_replayable = Vec::new();
     let mut rows_total = 0usize;
     let mut kinds: HashMap<&str, Kind> = HashMap::new();
-    for e in entries.iter().filter(|e| !logged.contains(e.erasure_id)) {
+    for e in entries.iter().filter(|e| !logged.contains(&e.erasure_id)) {
         check_for_interrupts!();
         let label = json!({"erasure_id": e.erasure_id, "kind": e.kind, "subject_id": e.subject_id});
         let kind = match kinds.get(e.kind) {
             Some(k) => *k,
-            None => *kinds
-                .entry(e.kind)
-                .or_insert(resolve(e.kind, e.erasure_id)?),
+            None => *kinds.entry(e.kind).or_insert(resolve(e)?),
         };
         let (plan, ids, logging) = match target(e, kind)? {
-            Target::Subject(plan, ids, logging) => (plan, ids, logging),
+            Target::Rows(plan, ids, logging) => (plan, ids, logging),
             Target::NotReplayable(why) => {
                 not_replayable.push(with(label, "reason", why));
                 continue;
@@ -65,7 +94,7 @@ pub fn replay(ledger: &Value, dry_run: bool) -> Result<Value> {
             logging,
             on_hold: OnHold::Fail,
             // A dry run is logged too: under a new id, so the real replay can still use the original.
-            erasure_id: (!dry_run).then_some(e.erasure_id),
+            erasure_id: (!dry_run).then_some(e.erasure_id.as_str()),
         };
         let outcome = erase::run(&plan, ids, options, Instant::now())?;
         if outcome.erased.is_empty() {
@@ -75,6 +104,8 @@ pub fn replay(ledger: &Value, dry_run: bool) -> Result<Value> {
             erased.push(with(label, "rows", outcome.total_rows));
         }
     }
+    // After the erasures: a withdrawal that blocks while rows need the consent finds them erased.
+    let withdrawals = withdraw_again(&withdrawals, dry_run)?;
     Ok(json!({
         "dry_run": dry_run,
         "erasures": entries.len(),
@@ -83,6 +114,7 @@ pub fn replay(ledger: &Value, dry_run: bool) -> Result<Value> {
         "absent": absent,
         "not_replayable": not_replayable,
         "rows_total": rows_total,
+        "withdrawals": withdrawals,
     }))
 }
 
@@ -91,12 +123,13 @@ fn with(mut v: Value, key: &str, value: impl Into<Value>) -> Value {
     v
 }
 
-fn parse(ledger: &Value) -> Result<Vec<Entry<'_>>> {
-    let invalid = |what: String| {
-        GdprError::InvalidParameter(format!(
-            "the ledger must be a value gdpr.erasure_ledger() returned: {what}"
-        ))
-    };
+fn invalid(what: String) -> GdprError {
+    GdprError::InvalidParameter(format!(
+        "the ledger must be a value gdpr.erasure_ledger() returned: {what}"
+    ))
+}
+
+fn parse_erasures(ledger: &Value) -> Result<Vec<Entry<'_>>> {
     let list = ledger
         .get("erasures")
         .and_then(Value::as_array)
@@ -110,28 +143,50 @@ fn parse(ledger: &Value) -> Result<Vec<Entry<'_>>> {
                     .and_then(Value::as_str)
                     .ok_or_else(|| invalid(format!("erasure {} has no text \"{key}\"", i + 1)))
             };
+            let id = text("erasure_id")?;
+            if !is_uuid(id) {
+                return Err(invalid(format!(
+                    "erasure {}: \"{id}\" is not an erasure id",
+                    i + 1
+                )));
+            }
             let entry = Entry {
-                erasure_id: text("erasure_id")?,
+                erasure_id: id.to_ascii_lowercase(),
                 kind: text("kind")?,
                 subject_id: text("subject_id")?,
                 origin: text("origin")?,
-                action: e.get("action").and_then(Value::as_str),
                 traces: e.get("traces").and_then(Value::as_bool).unwrap_or(false),
             };
-            if !is_uuid(entry.erasure_id) {
-                return Err(invalid(format!(
-                    "erasure {}: \"{}\" is not an erasure id",
-                    i + 1,
-                    entry.erasure_id
-                )));
-            }
-            if !seen.insert(entry.erasure_id.to_ascii_lowercase()) {
-                return Err(invalid(format!(
-                    "erasure {} is listed twice",
-                    entry.erasure_id
-                )));
+            if !seen.insert(entry.erasure_id.clone()) {
+                return Err(invalid(format!("erasure {id} is listed twice")));
             }
             Ok(entry)
+        })
+        .collect()
+}
+
+fn parse_withdrawals(ledger: &Value) -> Result<Vec<Withdrawal<'_>>> {
+    let Some(list) = ledger.get("withdrawals") else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| invalid("\"withdrawals\" is not an array".into()))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let wrong = |key: &str| invalid(format!("withdrawal {} has no valid \"{key}\"", i + 1));
+            let w = Withdrawal {
+                consent_id: w["consent_id"]
+                    .as_i64()
+                    .ok_or_else(|| wrong("consent_id"))?,
+                text_id: w["text_id"].as_i64().ok_or_else(|| wrong("text_id"))?,
+                granted_at: w["granted_at"]
+                    .as_str()
+                    .ok_or_else(|| wrong("granted_at"))?,
+            };
+            registry::check_time(w.consent_id, "granted_at", w.granted_at)?;
+            Ok(w)
         })
         .collect()
 }
@@ -144,19 +199,47 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// What a ledger's kind names in this database.
-#[derive(Clone, Copy)]
-enum Kind {
-    Subject,
-    /// The table an erasure was rooted at (a retention rule's, a consent requirement's).
-    Table(pg_sys::Oid),
+/// Withdrawing is the consent recorder's right (`gdpr.withdraw_consent`), not the eraser's.
+fn require_withdrawal_right(count: usize) -> Result<()> {
+    let may = Spi::get_one::<bool>(
+        "SELECT pg_catalog.has_function_privilege('gdpr.withdraw_consent(bigint)', 'EXECUTE')",
+    )?
+    .unwrap_or(false);
+    if may {
+        return Ok(());
+    }
+    Err(GdprError::InsufficientPrivilege(format!(
+        "replaying the ledger's {count} consent withdrawals needs gdpr.withdraw_consent (gdpr.grant_consent_recording)"
+    )))
 }
 
-/// The kind as logged: a declared subject kind, or a table's qualified name (the text form of its regclass).
-fn resolve(kind: &str, erasure_id: &str) -> Result<Kind> {
+/// Withdraws again, as the caller and now (what `gdpr.withdraw_consent` records and does), each consent of the
+/// ledger that is still in force here. Only the consent the ledger names: another consent granted after the
+/// restore under a reused id has another grant time and is never touched.
+fn withdraw_again(list: &[Withdrawal<'_>], dry_run: bool) -> Result<Value> {
+    let (mut withdrawn, mut already) = (0, 0);
+    let mut absent = Vec::new();
+    for w in list {
+        check_for_interrupts!();
+        match registry::in_force(w.consent_id, w.text_id, w.granted_at)? {
+            None => absent.push(json!({"consent_id": w.consent_id})),
+            Some(false) => already += 1,
+            Some(true) => {
+                if !dry_run {
+                    registry::withdraw(w.consent_id)?;
+                }
+                withdrawn += 1;
+            }
+        }
+    }
+    Ok(json!({"withdrawn": withdrawn, "already_withdrawn": already, "absent": absent}))
+}
+
+/// The kind as logged: a declared subject kind, or a table as its erasures log it (`schema.name`, unquoted).
+fn resolve(e: &Entry<'_>) -> Result<Kind> {
     let is_subject = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
-        &[kind.into()],
+        &[e.kind.into()],
     )?
     .unwrap_or(false);
     if is_subject {
@@ -164,13 +247,15 @@ fn resolve(kind: &str, erasure_id: &str) -> Result<Kind> {
     }
     Spi::get_one_with_args::<pg_sys::Oid>(
         "SELECT (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE pg_catalog.format('%I.%I', n.nspname, c.relname) = $1 AND c.relkind IN ('r', 'p'))",
-        &[kind.into()],
+                  WHERE n.nspname::text || '.' || c.relname::text = $1 AND c.relkind IN ('r', 'p')
+                  LIMIT 1)",
+        &[e.kind.into()],
     )?
     .map(Kind::Table)
     .ok_or_else(|| {
         GdprError::UndefinedObject(format!(
-            "erasure {erasure_id} of the ledger: {kind} is neither a subject kind nor a table of this database"
+            "erasure {} of the ledger: {} is neither a subject kind nor a table of this database",
+            e.erasure_id, e.kind
         ))
     })
 }
@@ -180,23 +265,21 @@ fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
         Kind::Subject => {
             let plan = cache::plan_for(e.kind)?;
             let id = key_parts(e, e.subject_id, plan.root_key_len)?;
-            return Ok(Target::Subject(plan, vec![id], Logging::PerSubject));
+            return Ok(Target::Rows(plan, vec![id], Logging::PerSubject));
         }
         Kind::Table(oid) => oid,
     };
-    let action = match e.action {
-        Some("anonymize") => Some(Action::Anonymize),
-        Some("delete") => Some(Action::Delete),
-        _ => None,
-    };
-    if e.origin == "retention" || (e.origin == "replay" && e.subject_id.starts_with('[')) {
+    // Only retention and consent withdrawals erase rows rooted at a table, each as this database declares it.
+    let batch = e.origin == "retention" || (e.origin == "replay" && e.subject_id.starts_with('['));
+    if batch {
         // A retention batch: the entry's subject id lists the keys of every row it erased.
+        let action = retention_action(e, table)?;
         let Ok(Value::Array(keys)) = serde_json::from_str::<Value>(e.subject_id) else {
             return Ok(Target::NotReplayable(
                 "expired rows without a key: gdpr.enforce_retention() finds them again",
             ));
         };
-        let plan = cache::plan_for_table(e.kind, table, action)?;
+        let plan = cache::plan_for_table(e.kind, table, Some(action))?;
         let ids = keys
             .iter()
             .map(|k| match k {
@@ -204,11 +287,37 @@ fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
                 other => key_parts(e, &other.to_string(), plan.root_key_len),
             })
             .collect::<Result<Vec<_>>>()?;
-        return Ok(Target::Subject(plan, ids, Logging::PerBatch));
+        return Ok(Target::Rows(plan, ids, Logging::PerBatch));
     }
-    let plan = cache::plan_for_table(e.kind, table, action)?;
+    if !matches!(e.origin, "consent" | "replay") || !registry::erases_rows_of(table)? {
+        return Err(GdprError::InvalidParameter(format!(
+            "erasure {} of the ledger: {} is a table, and here neither a retention rule nor a consent requirement \
+             erases rows rooted at it (origin {})",
+            e.erasure_id, e.kind, e.origin
+        )));
+    }
+    // A consent requirement's table: its rows go as the table's own declarations say.
+    let plan = cache::plan_for_table(e.kind, table, None)?;
     let id = key_parts(e, e.subject_id, plan.root_key_len)?;
-    Ok(Target::Subject(plan, vec![id], Logging::PerSubject))
+    Ok(Target::Rows(plan, vec![id], Logging::PerSubject))
+}
+
+/// What this database's retention rule does to the rows of `table` (as gdpr.enforce_retention would): the
+/// declarations decide, never the ledger. A rule that erases subjects logs their kind, not the table.
+fn retention_action(e: &Entry<'_>, table: pg_sys::Oid) -> Result<Action> {
+    let action = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT action FROM gdpr.retention WHERE tbl = $1)",
+        &[table.into()],
+    )?;
+    match action.as_deref() {
+        Some("anonymize") => Ok(Action::Anonymize),
+        Some("delete") => Ok(Action::Delete),
+        _ => Err(GdprError::InvalidParameter(format!(
+            "erasure {} of the ledger: no retention rule here deletes or anonymizes rows of {}, so its expired rows \
+             cannot be erased again as they were",
+            e.erasure_id, e.kind
+        ))),
+    }
 }
 
 /// A logged key as the engine takes it: one value, or (composite keys) the JSON array of the values.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A backup restored after erasures brings their subjects back; the erasure ledger erases them again.
-# Dump the chat example, then erase three guests (one alone, two in one pass) and run retention; take the ledger;
+# Dump the chat example, then erase three guests (one alone, two in one pass), withdraw a consent (its lead is
+# anonymized) and run retention; take the ledger;
 # restore the old dump into a new database and replay the ledger there. Then none of the three guests' values
 # remain, the rows the replay changed are exactly the rows the original erasures changed (every other row is
-# byte-identical to the dump), a second replay does nothing, and the chain verifies.
+# byte-identical to the dump), the consent is withdrawn again, a second replay does nothing, and the
+# chains verify.
 # Usage: tests/backup_replay.sh SOCKET_DIR PORT
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ head_at_dump=$("${psql[@]}" -d replay_src -c "SELECT gdpr.audit_head()")
 "${psql[@]}" -d replay_src -c "SELECT v FROM chat.guests g, LATERAL (VALUES (g.email), (g.phone)) x(v)
                                 WHERE g.id IN (3, 4, 5)" >"$work/values"
 "${psql[@]}" -d replay_src -c "SELECT gdpr.anonymize_guest(3)" -c "SELECT gdpr.anonymize_subjects('guest', '{4,5}')" \
-  -c "CALL gdpr.enforce_retention()" >/dev/null
+  -c "SELECT gdpr.withdraw_consent(2)" -c "CALL gdpr.enforce_retention()" >/dev/null
 "${psql[@]}" -d replay_src -c "SELECT gdpr.erasure_ledger()" >"$work/ledger.json"
 
 "${psql[@]}" -c "CREATE DATABASE replay_dst" -c "CREATE DATABASE replay_ref"
@@ -42,10 +44,11 @@ ledger_size=$("${psql[@]}" -v ledger="$(cat "$work/ledger.json")" <<<"SELECT jso
 summary=$(replay "SELECT format('%s erased, %s absent, %s not replayable, %s already logged',
                                  jsonb_array_length(r->'erased'), jsonb_array_length(r->'absent'),
                                  jsonb_array_length(r->'not_replayable'), r->'already_logged')
+                           || format(', %s withdrawal made again', r->'withdrawals'->'withdrawn')
                     FROM gdpr.replay_erasures(:'ledger') r")
 # Every erasure is replayed but retention's deletion of expired rows without a key (nothing names them): the
 # retention run after the replay, as the README says, deletes them again.
-[ "$summary" = "$(( ledger_size - 1 )) erased, 0 absent, 1 not replayable, 0 already logged" ] && [ "$ledger_size" -gt 5 ] ||
+[ "$summary" = "$(( ledger_size - 1 )) erased, 0 absent, 1 not replayable, 0 already logged, 1 withdrawal made again" ] && [ "$ledger_size" -gt 5 ] ||
   fail "the replay of a ledger of $ledger_size erasures: $summary"
 echo "backup_replay: ledger of $ledger_size erasures; replay: $summary"
 "${psql[@]}" -d replay_dst -c "CALL gdpr.enforce_retention()" >/dev/null
@@ -94,6 +97,10 @@ ids_src=$("${psql[@]}" -d replay_src -c "SELECT string_agg(erasure_id::text, ','
                                                   WHERE NOT dry_run AND subject_id NOT LIKE '% rows without key, %'")
 ids_dst=$("${psql[@]}" -d replay_dst -c "SELECT string_agg(erasure_id::text, ',' ORDER BY erasure_id) FROM gdpr.erasure_log WHERE origin = 'replay'")
 [ "$ids_src" = "$ids_dst" ] || fail "the replayed erasures are logged under other ids"
+[ "$("${psql[@]}" -d replay_dst -c "SELECT withdrawn_by FROM gdpr.consent WHERE id = 2")" = postgres ] ||
+  fail "consent 2 is not withdrawn again"
+[ "$("${psql[@]}" -d replay_dst -c "SELECT count(*) FROM gdpr.current_consents WHERE consent_id = 2")" = 0 ] ||
+  fail "consent 2 is still in force after the replay"
 for db in replay_src replay_dst; do
   problems=$("${psql[@]}" -d "$db" -c "SELECT count(*) FROM gdpr.verify_audit_chain()")
   [ "$problems" = 0 ] || fail "$db: the audit chain has $problems problems"

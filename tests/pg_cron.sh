@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Retention on a schedule, as the README's pg_cron recipe sets it up: a throwaway cluster with pg_cron preloaded
-# runs `CALL gdpr.enforce_retention()` as a cron job scheduled for the next minute; the test waits for the job,
-# then checks its effect (expired subjects erased, fresh ones kept, the run logged) and its entry in
+# Retention and the residue VACUUM on a schedule, as the README's pg_cron recipes set them up: a throwaway cluster
+# with pg_cron preloaded runs `CALL gdpr.enforce_retention()` and the VACUUM that gdpr.erasure_residue asks for as
+# cron jobs scheduled for the next minute; the test waits for them, then checks their effect (expired subjects
+# erased, fresh ones kept, the run logged; an earlier erasure no longer in the residue) and their entries in
 # cron.job_run_details. Starts and stops its own cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,19 +33,27 @@ SELECT gdpr.declare_subject('member', 'members');
 SELECT gdpr.declare_pii('members', 'email', 'fake_email');
 SELECT gdpr.declare_erase_action('logins', 'delete');
 SELECT gdpr.declare_retention('members', 'last_seen', interval '3 years');
+-- The residue recipe: every VACUUM of these tables cleans their indexes (so gdpr.erasure_residue counts it).
+ALTER TABLE members SET (vacuum_index_cleanup = on);
+ALTER TABLE logins SET (vacuum_index_cleanup = on);
 SQL
+# A person's request before the jobs run: its old row versions are the residue the nightly VACUUM clears.
+erasure=$("${psql[@]}" -d gdpr_cron -c "SELECT gdpr.anonymize_subject('member', '45')->>'erasure_id'")
+[ "$("${psql[@]}" -d gdpr_cron -c "SELECT count(*) FROM gdpr.erasure_residue WHERE '$erasure' = ANY (erasure_ids)")" = 2 ] ||
+  { echo "pg_cron: the erasure is not in gdpr.erasure_residue"; exit 1; }
 
 # pg_cron 1.4 reads schedules in GMT. The next minute, or the one after if this one is nearly over.
 minute=$("${psql[@]}" -d gdpr_cron -c "SELECT extract(minute FROM (now() AT TIME ZONE 'UTC')
     + CASE WHEN extract(second FROM now()) > 50 THEN interval '2 minutes' ELSE interval '1 minute' END)::int")
 job=$("${psql[@]}" -d gdpr_cron -c "SELECT cron.schedule('gdpr-retention', '$minute * * * *', 'CALL gdpr.enforce_retention()')")
-echo "pg_cron: job $job scheduled at minute $minute (GMT); waiting for it"
+vacuum_job=$("${psql[@]}" -d gdpr_cron -c "SELECT cron.schedule('gdpr-residue', '$minute * * * *',
+                                             'VACUUM (INDEX_CLEANUP ON, PROCESS_TOAST ON) members, logins')")
+echo "pg_cron: jobs $job and $vacuum_job scheduled at minute $minute (GMT); waiting for them"
 
-status=""
 for _ in $(seq 1 100); do
-  status=$("${psql[@]}" -d gdpr_cron -c "SELECT status FROM cron.job_run_details WHERE jobid = $job
-                                          AND status IN ('succeeded', 'failed') ORDER BY runid DESC LIMIT 1")
-  [ -n "$status" ] && break
+  done_jobs=$("${psql[@]}" -d gdpr_cron -c "SELECT count(DISTINCT jobid) FROM cron.job_run_details
+                                             WHERE jobid IN ($job, $vacuum_job) AND status IN ('succeeded', 'failed')")
+  [ "$done_jobs" = 2 ] && break
   sleep 2
 done
 
@@ -60,12 +69,16 @@ check() { # check NAME SQL EXPECTED
 check "job run" "SELECT status || ' ' || return_message FROM cron.job_run_details WHERE jobid = $job
                  ORDER BY runid DESC LIMIT 1" "succeeded 1 row"
 check "expired members erased" "SELECT count(*) FROM members WHERE email LIKE 'member%@mail.example' AND id <= 30" "0"
-check "fresh members kept" "SELECT count(*) FROM members WHERE email LIKE 'member%@mail.example' AND id > 30" "20"
+check "fresh members kept" "SELECT count(*) FROM members WHERE email LIKE 'member%@mail.example' AND id > 30" "19"
 check "their logins deleted" "SELECT count(*) FROM logins WHERE member_id <= 30" "0"
 check "one log entry each" "SELECT count(*) || ' ' || count(DISTINCT subject_id) FROM gdpr.erasure_log
                             WHERE origin = 'retention'" "30 30"
+check "the chain verifies" "SELECT count(*) FROM gdpr.verify_audit_chain()" "0"
+check "residue job run" "SELECT status || ' ' || return_message FROM cron.job_run_details WHERE jobid = $vacuum_job
+                        ORDER BY runid DESC LIMIT 1" "succeeded VACUUM"
+check "the erasure's residue cleared" "SELECT count(*) FROM gdpr.erasure_residue WHERE '$erasure' = ANY (erasure_ids)" "0"
 check "the run recorded" "SELECT run_by || ' ' || (summary->>'stopped') || ' ' || (finished_at IS NOT NULL)
                           FROM gdpr.retention_run" "postgres done true"
-"${psql[@]}" -d gdpr_cron -c "SELECT cron.unschedule($job)" >/dev/null
+"${psql[@]}" -d gdpr_cron -c "SELECT cron.unschedule($job), cron.unschedule($vacuum_job)" >/dev/null
 echo "test pg_cron                      ... $result"
 [ "$result" = ok ]

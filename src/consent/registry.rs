@@ -29,6 +29,7 @@ pub fn grant(
     subject_kind: Option<&str>,
     subject_id: Option<&str>,
 ) -> Result<i64> {
+    crate::privilege::require_primary("recording a consent")?;
     if !SOURCES.contains(&source) {
         return Err(GdprError::InvalidParameter(format!(
             "unknown consent source \"{source}\" (one of: {})",
@@ -244,6 +245,7 @@ fn held_among(req: &Requirement, rows: &[Vec<String>], id: i64) -> Result<HashSe
 /// Withdraws consent `id`: refuses while `block` rows depend on it, erases the rows collected under it where
 /// the requirement says `anonymize`, keeps the rest — all in the caller's transaction.
 pub fn withdraw(id: i64) -> Result<Value> {
+    crate::privilege::require_primary(&format!("withdrawing consent {id}"))?;
     let (withdrawn_by, _) = caller()?;
     // FOR UPDATE waits for inserts that are checking this consent right now (they hold FOR SHARE), so the
     // rows they add are seen below; inserts that come later wait for this transaction and see the withdrawal.
@@ -370,4 +372,44 @@ pub fn of_subject(kind: &str, subject_id: &str, referenced: Vec<i64>) -> Result<
         )?
         .map_or(Value::Array(Vec::new()), |j| j.0))
     })
+}
+
+/// A ledger's times are text: each must be a timestamptz before a statement casts it.
+pub fn check_time(consent_id: i64, what: &str, value: &str) -> Result<()> {
+    let valid = Spi::get_one_with_args::<bool>(
+        "SELECT gdpr._is_valid_input($1, 'pg_catalog.timestamptz'::pg_catalog.regtype)",
+        &[value.into()],
+    )?
+    .unwrap_or(false);
+    if valid {
+        return Ok(());
+    }
+    Err(GdprError::InvalidParameter(format!(
+        "the withdrawal of consent {consent_id}: {what} \"{value}\" is not a time"
+    )))
+}
+
+/// Whether the consent with this id, text and grant time is in force (Some(true)), withdrawn (Some(false)), or
+/// not here (None: granted after a restore, or another consent under a reused id).
+pub fn in_force(consent_id: i64, text_id: i64, granted_at: &str) -> Result<Option<bool>> {
+    check_time(consent_id, "granted_at", granted_at)?;
+    as_extension_owner(|| {
+        Ok(Spi::get_one_with_args::<bool>(
+            "SELECT (SELECT withdrawn_at IS NULL FROM gdpr.consent
+                      WHERE id = $1 AND text_id = $2 AND granted_at = $3::timestamptz)",
+            &[consent_id.into(), text_id.into(), granted_at.into()],
+        )?)
+    })
+}
+
+/// Whether withdrawing a consent erases rows rooted at `table` (a requirement on it that anonymizes, the
+/// table not being a subject's): the erasures a withdrawal logs under the table's name.
+pub fn erases_rows_of(table: pg_sys::Oid) -> Result<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM gdpr.consent_requirement r
+                         WHERE r.tbl = $1 AND r.on_withdraw = 'anonymize'
+                           AND NOT EXISTS (SELECT 1 FROM gdpr.subject s WHERE s.tbl = r.tbl))",
+        &[table.into()],
+    )?
+    .unwrap_or(false))
 }

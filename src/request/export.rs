@@ -68,6 +68,7 @@ fn not_found(plan: &ErasurePlan, label: &str) -> GdprError {
 
 /// The subject's rows, table by table, for `COPY (SELECT * FROM gdpr.export_rows(...)) TO STDOUT`.
 pub fn export_rows(kind: &str, id: Vec<String>) -> Result<Vec<ExportedRow>> {
+    crate::privilege::require_primary(&format!("exporting a {kind}"))?;
     let plan = cache::plan_for(kind)?;
     let mut out = Vec::new();
     let (label, found) = for_each_table(&plan, &id, |t, path, rows| {
@@ -120,6 +121,7 @@ fn consent_columns() -> Result<Vec<(u32, String)>> {
 
 /// The whole export as one document.
 pub fn export(kind: &str, id: Vec<String>) -> Result<Value> {
+    crate::privilege::require_primary(&format!("exporting a {kind}"))?;
     let plan = cache::plan_for(kind)?;
     let consent_columns = consent_columns()?;
     let mut tables = Vec::new();

@@ -201,6 +201,7 @@ fn subject_key(plan: &ErasurePlan, row: &Row) -> String {
 
 /// Candidates for what a person gave: (subject id, score = criteria matched, where they matched), best first.
 pub fn find(kind: &str, given: &Given<'_>) -> Result<Vec<(String, i32, Value)>> {
+    crate::privilege::require_primary(&format!("finding {kind} subjects"))?;
     let function = format!("find_subjects({kind})");
     let cc = crate::normalize::phone_country_code()?;
     let criteria = criteria(&function, given, &cc)?;

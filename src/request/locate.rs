@@ -17,6 +17,7 @@ use crate::subject::traces;
 pub type Trace = (String, Value, Vec<String>, Vec<String>);
 
 pub fn locate(kind: &str, id: Vec<String>) -> Result<Vec<Trace>> {
+    crate::privilege::require_primary(&format!("locating a {kind}'s traces"))?;
     let plan = cache::plan_for(kind)?;
     check_key_length(&plan, &id)?;
     let tables = traces::declared()?;

@@ -116,6 +116,7 @@ pub fn step(
     state: Option<Value>,
     max_duration: Option<Interval>,
 ) -> Result<Value> {
+    crate::privilege::require_primary("retention")?;
     if batch_size < 1 {
         return Err(GdprError::InvalidParameter(format!(
             "enforce_retention: batch_size must be at least 1, not {batch_size}"

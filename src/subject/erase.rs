@@ -285,6 +285,7 @@ pub fn erase(kind: &str, id: Vec<Option<String>>, dry_run: bool, traces: bool) -
 
 /// `erase` on behalf of `options.origin`.
 pub fn erase_as(kind: &str, id: Vec<Option<String>>, options: Options<'_>) -> Result<Value> {
+    crate::privilege::require_primary(&format!("erasing a {kind}"))?;
     let started = Instant::now();
     let id: Vec<String> = id
         .into_iter()
@@ -312,6 +313,7 @@ pub fn erase_row(kind: &str, table: pg_sys::Oid, id: Vec<String>) -> Result<Valu
 
 /// Erases many subjects of `kind` in one pass of the engine (`gdpr.anonymize_subjects`).
 pub fn erase_many(kind: &str, ids: Vec<Vec<String>>, options: Options<'_>) -> Result<Value> {
+    crate::privilege::require_primary(&format!("erasing {kind} subjects"))?;
     let started = Instant::now();
     let plan = cache::plan_for(kind)?;
     let outcome = run(&plan, ids, options, started)?;
@@ -498,6 +500,7 @@ pub fn run(
             _ => format!("{} {kind} subjects", ids.len()),
         }
     );
+    crate::privilege::require_primary(&what)?;
     require_entitlement(plan, dry_run, &what)?;
     let trace_tables = if options.traces {
         let tables = traces::declared()?;

@@ -20,6 +20,9 @@ INSERT INTO pf.people SELECT i, 'person' || i || '@mail.example', 'Bio of person
 INSERT INTO pf.notes SELECT 10 * p + n, p, 'Note ' || n || ' of person' || p || '@mail.example'
   FROM generate_series(1, 8) p, generate_series(1, 2) n;
 INSERT INTO pf.pairs VALUES (1, 1, 'pair11@mail.example'), (1, 2, 'pair12@mail.example');
+-- No key: retention deletes its expired rows by ctid, and logs how many.
+CREATE TABLE pf.visits (url text, at timestamptz);
+CREATE INDEX ON pf.visits (at);
 GRANT USAGE ON SCHEMA pf TO regress_dpo;
 GRANT SELECT, UPDATE, DELETE ON pf.people, pf.notes TO regress_dpo;
 RESET ROLE;
@@ -30,6 +33,7 @@ SELECT gdpr.declare_pii('pf.people', 'email', 'fake_email');
 SELECT gdpr.declare_pii('pf.people', 'bio', 'null');
 SELECT gdpr.declare_pii('pf.notes', 'body', 'constant', '{"value": "[removed]"}');
 SELECT gdpr.declare_pii('pf.pairs', 'email', 'fake_email');
+SELECT gdpr.declare_retention('pf.visits', 'at', interval '1 year');
 RESET ROLE;
 SELECT gdpr.grant_erasure('regress_dpo');
 -- Consents are links too: a grant, and a withdrawal.
@@ -131,12 +135,27 @@ INSERT INTO gdpr.erasure_log (erasure_id, kind, subject_id, dry_run, rows_total,
 VALUES ('11111111-1111-1111-1111-111111111111', 'pf_person', '5', false, 3, '{}', 'postgres', 'postgres', 1);
 SELECT entry, problem FROM gdpr.verify_audit_chain();
 ROLLBACK;
--- `SET session_replication_role = replica` skips ordinary triggers, not the chain's.
+-- Links are made at commit: an entry has none inside its own transaction, and one that rolls back makes none.
 BEGIN;
-SET LOCAL session_replication_role = replica;
 SELECT gdpr.anonymize_subject('pf_person', '8', dry_run => true)->>'total_rows' AS dry_run_rows;
-SELECT chain_seq IS NOT NULL AS linked FROM gdpr.erasure_log ORDER BY id DESC LIMIT 1;
+SELECT chain_seq IS NULL AS not_linked_yet FROM gdpr.erasure_log ORDER BY id DESC LIMIT 1;
 ROLLBACK;
+SELECT count(*) AS problems FROM gdpr.verify_audit_chain();
+-- `SET session_replication_role = replica` skips ordinary triggers, not the chain's.
+SET session_replication_role = replica;
+SELECT gdpr.anonymize_subject('pf_person', '8', dry_run => true)->>'total_rows' AS dry_run_rows;
+RESET session_replication_role;
+SELECT chain_seq IS NOT NULL AS linked FROM gdpr.erasure_log ORDER BY id DESC LIMIT 1;
+-- A caller's settings do not change a link: standard_conforming_strings off, another time zone, fewer digits.
+SET standard_conforming_strings = off;
+SET TimeZone = 'Asia/Kathmandu';
+SET extra_float_digits = -15;
+SELECT gdpr.anonymize_subject('pf_person', '8', dry_run => true)->>'total_rows' AS dry_run_rows;
+SELECT count(*) AS problems FROM gdpr.verify_audit_chain();
+RESET standard_conforming_strings;
+RESET TimeZone;
+RESET extra_float_digits;
+SELECT count(*) AS problems FROM gdpr.verify_audit_chain();
 -- Consents: an edited grant, and a consent text rewritten under a grant, break the grant's link.
 BEGIN;
 ALTER TABLE gdpr.consent DISABLE TRIGGER consent_is_append_only;
@@ -158,13 +177,16 @@ SELECT regexp_replace(regress.try(format($$UPDATE gdpr.consent SET withdrawal_ha
                       '\d+', 'N', 'g');
 SELECT regress.try($$SELECT gdpr.verify_audit_chain('[1]')$$);
 SELECT regress.try($$SELECT gdpr.verify_audit_chain('{"erasure_log": {"entries": "x"}}')$$);
+SELECT regress.try($$SELECT gdpr.verify_audit_chain('{"erasure_log": "abc"}')$$);
+SELECT regress.try($$SELECT gdpr.verify_audit_chain('{"erasure_log": {"entries": 1.5, "head": "00"}}')$$);
+SELECT regress.try($$SELECT gdpr.verify_audit_chain('{"erasurelog": {"entries": 1}}')$$);
 SELECT count(*) AS problems FROM gdpr.verify_audit_chain();
 
 -- Unprivileged roles: the chain, its head and the proofs are not theirs to write, and not the intruder's to read.
 SET ROLE regress_dpo;
 SELECT count(*) AS dpo_verifies FROM gdpr.verify_audit_chain();
 SELECT regress.try($$UPDATE gdpr.audit_chain SET entries = 1$$);
-SELECT regress.try($$SELECT gdpr._audit_chain_append('erasure_log', '[]')$$);
+SELECT regress.try($$SELECT gdpr._audit_chain_lock('erasure_log')$$);
 SELECT regress.try($$INSERT INTO gdpr.erasure_log (erasure_id, kind, subject_id, dry_run, rows_total, tables, erased_by, session_user_name, duration_ms, chain_seq, chain_hash) VALUES (gen_random_uuid(), 'x', 'x', false, 0, '{}', 'x', 'x', 0, 1, '\x00')$$);
 SELECT regress.try($$UPDATE gdpr.consent SET grant_hash = NULL$$);
 RESET ROLE;
@@ -203,7 +225,7 @@ CREATE TEMP TABLE ledger AS SELECT jsonb_build_object('erasures', jsonb_build_ar
                        'origin', 'request'),
     jsonb_build_object('erasure_id', 'a0000000-0000-4000-8000-000000000012', 'kind', 'pf_pair', 'subject_id', '["1","2"]',
                        'origin', 'request'),
-    jsonb_build_object('erasure_id', 'a0000000-0000-4000-8000-0000000000ff', 'kind', 'pf.notes',
+    jsonb_build_object('erasure_id', 'a0000000-0000-4000-8000-0000000000ff', 'kind', 'pf.visits',
                        'subject_id', '2 rows without key, at before 2020-01-01', 'origin', 'retention'))) AS l;
 -- A dry run: what would be erased; nothing changes, and the ids stay free for the real replay.
 SELECT jsonb_pretty(gdpr.replay_erasures(l, dry_run => true) - 'rows_total') FROM ledger;
@@ -229,6 +251,54 @@ SELECT gdpr.erasure_receipt('a0000000-0000-4000-8000-000000000003')->>'origin' A
 SELECT gdpr.replay_erasures(l) - 'not_replayable' FROM ledger;
 SELECT count(*) AS problems FROM gdpr.verify_audit_chain();
 
+-- Consent withdrawals: a ledger's withdrawal is made again — by the caller, now, as gdpr.withdraw_consent makes
+-- it — on the consent it names while that consent is in force here; another consent under the same id (another
+-- grant time) is never touched.
+CREATE TEMP TABLE wledger AS
+SELECT jsonb_build_object('erasures', '[]'::jsonb, 'withdrawals', jsonb_build_array(
+    jsonb_build_object('consent_id', c.id, 'text_id', c.text_id, 'granted_at', c.granted_at,
+                       'withdrawn_at', '2020-01-02 03:04:05+00'),
+    jsonb_build_object('consent_id', c.id, 'text_id', c.text_id, 'granted_at', c.granted_at - interval '1 day'),
+    jsonb_build_object('consent_id', :consent_id2, 'text_id', :text_id,
+                       'granted_at', (SELECT granted_at FROM gdpr.consent WHERE id = :consent_id2)))) AS l
+  FROM gdpr.consent c WHERE c.id = :consent_id;
+GRANT SELECT ON wledger TO regress_dpo;
+SET ROLE regress_dpo;
+-- Withdrawing needs the consent-recording grant.
+SELECT regress.try($$SELECT gdpr.replay_erasures((SELECT l FROM wledger))$$);
+RESET ROLE;
+SELECT regexp_replace((gdpr.replay_erasures(l, dry_run => true)->'withdrawals')::text, '"consent_id": \d+', '"consent_id": N')
+       AS dry_run FROM wledger;
+SELECT withdrawn_at IS NULL AS still_in_force FROM gdpr.consent WHERE id = :consent_id;
+SELECT regexp_replace((gdpr.replay_erasures(l)->'withdrawals')::text, '"consent_id": \d+', '"consent_id": N') AS replayed
+  FROM wledger;
+-- The ledger's withdrawal time is not copied: the record says who withdrew it here, and when.
+SELECT withdrawn_at > now() - interval '1 hour' AS withdrawn_now, withdrawn_by,
+       withdrawal_seq > grant_seq AS linked
+  FROM gdpr.consent WHERE id = :consent_id;
+SELECT (gdpr.replay_erasures(l)->'withdrawals'->>'already_withdrawn')::int AS already_withdrawn_again FROM wledger;
+SELECT count(*) AS problems FROM gdpr.verify_audit_chain();
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [], "withdrawals": [{"consent_id": 1, "text_id": 1, "granted_at": "yesterday-ish"}]}')$$);
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [], "withdrawals": [{"consent_id": "1"}]}')$$);
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [], "withdrawals": {}}')$$);
+-- The ledger lists the withdrawals: what names the consent, and when it was withdrawn — not whose it is.
+SELECT w->>'consent_id' = :'consent_id' AS consent, w ? 'subject_id' AS names_the_subject, w ? 'granted_at' AS grant_time
+  FROM jsonb_array_elements(gdpr.erasure_ledger()->'withdrawals') w
+ WHERE (w->>'consent_id')::bigint IN (:consent_id, :consent_id2) ORDER BY (w->>'consent_id')::bigint;
+
+-- The ledger names what to erase, never how: a kind that is a table is replayed only as this database's
+-- retention rule or consent requirement erases its rows.
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "c0000000-0000-4000-8000-000000000001", "kind": "pf.notes", "subject_id": "71", "origin": "request"}]}')$$);
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "c0000000-0000-4000-8000-000000000002", "kind": "pf.notes", "subject_id": "[\"71\"]", "origin": "retention"}]}')$$);
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "c0000000-0000-4000-8000-000000000003", "kind": "pf.notes", "subject_id": "71", "origin": "consent"}]}')$$);
+SELECT count(*) AS note_71_untouched FROM pf.notes WHERE id = 71 AND body LIKE 'Note%';
+-- An erasure id this database logged for a dry run is not an erasure to skip, nor one to reuse.
+SELECT regexp_replace(regress.try(format($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "%s", "kind": "pf_person", "subject_id": "7", "origin": "request"}]}')$$,
+                          (SELECT erasure_id FROM gdpr.erasure_log WHERE dry_run ORDER BY id DESC LIMIT 1))), '[0-9a-f-]{36}', 'X');
+-- Ids in upper case are the same ids: a second replay finds them logged.
+SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "D0000000-0000-4000-8000-00000000000A", "kind": "pf_person", "subject_id": "7", "origin": "request"}]}')->'erased' AS first;
+SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "D0000000-0000-4000-8000-00000000000A", "kind": "pf_person", "subject_id": "7", "origin": "request"}]}')->'already_logged' AS second;
+
 -- Ledgers that are not one: clear errors, nothing erased.
 SELECT regress.try($$SELECT gdpr.replay_erasures(NULL)$$);
 SELECT regress.try($$SELECT gdpr.replay_erasures('[]')$$);
@@ -240,7 +310,7 @@ SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [
 SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "b0000000-0000-4000-8000-000000000006", "kind": "pf.people; DROP TABLE pf.notes", "subject_id": "6", "origin": "request"}]}')$$);
 SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "b0000000-0000-4000-8000-000000000007", "kind": "pf_pair", "subject_id": "1", "origin": "request"}]}')$$);
 SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "b0000000-0000-4000-8000-000000000008", "kind": "pf_person", "subject_id": "seven", "origin": "request"}]}')$$);
-SELECT count(*) AS untouched FROM pf.people WHERE email LIKE 'person%' AND id IN (5, 6, 7);
+SELECT count(*) AS untouched FROM pf.people WHERE email LIKE 'person%' AND id IN (5, 6);
 
 -- The residue: tables erasures changed since the last VACUUM known to have cleaned their indexes, and what to run.
 SELECT tbl, erasures >= 1 AS erased, erasure_ids @> ARRAY[(SELECT id FROM erased)] AS lists_the_erasure, setting, command
@@ -257,6 +327,19 @@ ALTER TABLE pf.pairs SET (vacuum_index_cleanup = on, toast.vacuum_index_cleanup 
 -- With the setting, any VACUUM counts (autovacuum too).
 VACUUM pf.notes, pf.pairs;
 SELECT count(*) AS pf_tables_left FROM gdpr.erasure_residue WHERE tbl::text LIKE 'pf.%';
+-- Tables are matched by the name the log gives them, never parsed: quotes, spaces, a dot or mixed case in a name
+-- neither break the view nor make it list another table.
+SET ROLE regress_owner;
+CREATE TABLE pf."Odd Name.x" (id int PRIMARY KEY, email text);
+CREATE TABLE pf."odd name.x" (id int PRIMARY KEY, email text);
+INSERT INTO pf."Odd Name.x" VALUES (1, 'odd@mail.example');
+RESET ROLE;
+SELECT gdpr.declare_subject('pf_odd', 'pf."Odd Name.x"');
+SET ROLE regress_owner;
+SELECT gdpr.declare_pii('pf."Odd Name.x"', 'email', 'fake_email');
+RESET ROLE;
+SELECT gdpr.anonymize_subject('pf_odd', '1')->>'total_rows' AS rows;
+SELECT tbl, command FROM gdpr.erasure_residue WHERE tbl::text LIKE 'pf.%odd%' COLLATE "C" OR tbl::text LIKE 'pf."%' ORDER BY 1;
 -- A new erasure lists its tables again.
 SELECT gdpr.anonymize_subject('pf_person', '6')->>'total_rows' AS rows;
 SELECT tbl, setting FROM gdpr.erasure_residue WHERE tbl::text LIKE 'pf.%' ORDER BY tbl::text;
