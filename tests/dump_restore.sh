@@ -49,6 +49,12 @@ if ! "${psql[@]}" -d dump_dst -c "SELECT gdpr.declare_link('chat.notes', '{recor
      -c "SELECT gdpr.anonymize_guest(6)" -c "SELECT gdpr.place_legal_hold('guest', '9', 'new case')" >/dev/null; then
   status=FAILED
 fi
+# The audit chains came back whole: the restored links verify, and the source's head is in them.
+head=$("${psql[@]}" -d dump_src -c "SELECT gdpr.audit_head()")
+problems=$("${psql[@]}" -d dump_dst -v head="$head" <<<"SELECT count(*) FROM gdpr.verify_audit_chain(:'head')")
+if [ "$problems" != 0 ]; then
+  echo "the restored audit chain has $problems problems"; status=FAILED
+fi
 held=$("${psql[@]}" -d dump_dst -c "DO \$\$ BEGIN PERFORM gdpr.anonymize_guest(7); RAISE NOTICE 'erased';
   EXCEPTION WHEN object_not_in_prerequisite_state THEN RAISE WARNING 'held'; END \$\$" 2>&1 || true)
 if [[ "$held" != *held* ]]; then
