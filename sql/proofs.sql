@@ -358,18 +358,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 CREATE VIEW gdpr.erasure_residue AS
-WITH changed AS (
-    -- Tables by the name the log gives them (schema.name, unquoted), matched, never parsed; a table renamed
-    -- or dropped since is not listed.
-    SELECT (SELECT r.oid FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
-             WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
-                   OPERATOR(pg_catalog.=) pg_catalog.regexp_replace(t.key, ' \(traces\)$', '')
-               AND r.relkind IN ('r', 'p', 'm')
-             LIMIT 1) AS tbl,
-           e.erasure_id, e.erased_at,
+WITH logged AS (
+    SELECT pg_catalog.regexp_replace(t.key, ' \(traces\)$', '') AS name, e.erasure_id, e.erased_at,
            e.erased_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => e.duration_ms OPERATOR(pg_catalog./) 1000) AS ended_at
       FROM gdpr.erasure_log e, pg_catalog.jsonb_each(e.tables) t
      WHERE NOT e.dry_run AND (t.value OPERATOR(pg_catalog.->>) 'rows')::bigint OPERATOR(pg_catalog.>) 0
+), named AS MATERIALIZED (
+    -- Tables by the name the log gives them (schema.name, unquoted), matched, never parsed, once per name; a
+    -- table renamed or dropped since is not listed.
+    SELECT l.name,
+           (SELECT r.oid FROM pg_catalog.pg_class r
+              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+             WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
+                   OPERATOR(pg_catalog.=) l.name
+               AND r.relkind IN ('r', 'p', 'm')
+             LIMIT 1) AS tbl
+      FROM (SELECT DISTINCT name FROM logged) l
+), changed AS (
+    SELECT n.tbl, l.erasure_id, l.erased_at, l.ended_at
+      FROM logged l JOIN named n ON n.name OPERATOR(pg_catalog.=) l.name
+     WHERE n.tbl IS NOT NULL
 ), tables AS (
     SELECT r.oid AS tbl, s.n_dead_tup AS dead_tuples, ts.n_dead_tup AS toast_dead_tuples,
            GREATEST(s.last_vacuum, s.last_autovacuum) AS last_vacuum,
