@@ -198,11 +198,13 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
     RETURN QUERY
-    WITH tails AS (
-        SELECT k.log, max(k.seq) AS last FROM gdpr._audit_links k GROUP BY k.log
+    WITH links AS MATERIALIZED (  -- every link recomputed once
+        SELECT * FROM gdpr._audit_links
+    ), tails AS (
+        SELECT k.log, max(k.seq) AS last FROM links k GROUP BY k.log
     ), problems AS (
         SELECT k.log, k.seq AS entry, pg_catalog.format('%s has no link in the chain: written with the chain trigger disabled', k.what) AS problem
-          FROM gdpr._audit_links k WHERE k.seq IS NULL OR k.hash IS NULL
+          FROM links k WHERE k.seq IS NULL OR k.hash IS NULL
         UNION ALL
         SELECT k.log, k.seq,
                CASE WHEN k.seq OPERATOR(pg_catalog.=) k.previous_seq
@@ -218,7 +220,7 @@ BEGIN
                     ELSE pg_catalog.format('%s does not match its hash: it%s, or the hash of the entry before it, was changed',
                                            k.what, CASE WHEN k.what OPERATOR(pg_catalog.~~) '%(grant)' THEN ' (or the consent text it refers to)' ELSE '' END)
                END
-          FROM gdpr._audit_links k
+          FROM links k
          WHERE k.seq IS NOT NULL AND k.hash IS NOT NULL
            AND (k.seq IS DISTINCT FROM (coalesce(k.previous_seq, 0) OPERATOR(pg_catalog.+) 1)
                 OR k.hash IS DISTINCT FROM gdpr._audit_link_hash(k.previous_hash, k.seq, k.fields))
@@ -242,11 +244,11 @@ BEGIN
                END
           FROM gdpr.audit_chain a FULL JOIN tails t ON t.log OPERATOR(pg_catalog.=) a.log
          WHERE (a.log IS NULL AND t.last IS NOT NULL) OR coalesce(t.last, 0) OPERATOR(pg_catalog.<>) coalesce(a.entries, 0)
-            OR a.head IS DISTINCT FROM (SELECT k.hash FROM gdpr._audit_links k
+            OR a.head IS DISTINCT FROM (SELECT k.hash FROM links k
                                          WHERE k.log OPERATOR(pg_catalog.=) a.log AND k.seq OPERATOR(pg_catalog.=) a.entries
                                          LIMIT 1)
     )
-    SELECT p.log, p.entry, p.problem FROM problems p;
+    SELECT p.log, p.entry, p.problem FROM problems p ORDER BY p.log, p.entry NULLS LAST;
 
     -- A head kept outside the database: its entry must still be in the chain, with the same hash.
     FOR l IN SELECT pg_catalog.unnest(ARRAY['erasure_log', 'consent']) LOOP
@@ -265,8 +267,14 @@ BEGIN
             RAISE EXCEPTION 'gdpr: known_head: %.entries must be a whole number, not %', l, kept OPERATOR(pg_catalog.->) 'entries'
                 USING ERRCODE = '22023';
         END;
-        SELECT k.hash INTO stored FROM gdpr._audit_links k
-         WHERE k.log OPERATOR(pg_catalog.=) l AND k.seq OPERATOR(pg_catalog.=) kept_entries LIMIT 1;
+        -- (by the links' unique places: no need to recompute the chain again)
+        stored := CASE l
+            WHEN 'erasure_log' THEN (SELECT e.chain_hash FROM gdpr.erasure_log e
+                                      WHERE e.chain_seq OPERATOR(pg_catalog.=) kept_entries)
+            ELSE coalesce((SELECT c.grant_hash FROM gdpr.consent c WHERE c.grant_seq OPERATOR(pg_catalog.=) kept_entries),
+                          (SELECT c.withdrawal_hash FROM gdpr.consent c
+                            WHERE c.withdrawal_seq OPERATOR(pg_catalog.=) kept_entries))
+        END;
         IF stored IS NULL THEN
             log := l; entry := kept_entries;
             problem := pg_catalog.format('entry %s of the head kept outside the database is missing: the chain was cut', kept_entries);
