@@ -82,22 +82,16 @@ BEGIN
     END;
 END $$;
 
--- At commit, once per entry written: the first firing links every entry this transaction wrote that has none
--- yet, in id order, and moves the head once; the others find theirs linked. An entry that arrives with its link
--- (pg_restore, logical replication) keeps it: gdpr.verify_audit_chain() checks every link, whoever wrote it.
--- SECURITY DEFINER: the commit may run as a role that appends entries through pg_gdpr but may not write the log
--- or its head; it runs fixed statements only.
-CREATE FUNCTION gdpr._erasure_log_link() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- Links every entry of the erasure log this transaction wrote that has none yet, in id order, moving the head
+-- once. An entry that arrives with its link (pg_restore, logical replication) keeps it: gdpr.verify_audit_chain()
+-- checks every link, whoever wrote it.
+CREATE FUNCTION gdpr._link_erasure_log() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     e gdpr.erasure_log;
     n bigint;
     h bytea;
 BEGIN
-    PERFORM FROM gdpr.erasure_log WHERE id OPERATOR(pg_catalog.=) NEW.id AND chain_hash IS NULL;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
     SELECT l.entries, l.head INTO n, h FROM gdpr._audit_chain_lock('erasure_log') l;
     FOR e IN SELECT * FROM gdpr.erasure_log
               WHERE chain_hash IS NULL AND gdpr._written_here(xmin) ORDER BY id LOOP
@@ -106,13 +100,27 @@ BEGIN
         UPDATE gdpr.erasure_log SET chain_seq = n, chain_hash = h WHERE id OPERATOR(pg_catalog.=) e.id;
     END LOOP;
     UPDATE gdpr.audit_chain SET entries = n, head = h WHERE log OPERATOR(pg_catalog.=) 'erasure_log';
+END $$;
+
+-- At commit, once per entry written: the first firing links them all, the others find theirs linked.
+-- SECURITY DEFINER: the commit may run as a role that appends entries through pg_gdpr but may not write the log
+-- or its head; it runs fixed statements only.
+CREATE FUNCTION gdpr._erasure_log_link() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM FROM gdpr.erasure_log WHERE id OPERATOR(pg_catalog.=) NEW.id AND chain_hash IS NULL;
+    IF FOUND THEN
+        PERFORM gdpr._link_erasure_log();
+    END IF;
     RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER z_audit_chain AFTER INSERT ON gdpr.erasure_log
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gdpr._erasure_log_link();
 ALTER TABLE gdpr.erasure_log ENABLE ALWAYS TRIGGER z_audit_chain;
 
--- The same for consents: this transaction's grants (id order), then its withdrawals (id order).
+-- The same for consents: this transaction's grants (id order), then its withdrawals (id order). The heads are
+-- always taken in one order, the erasure log's first: a transaction that granted a consent and then erased (or
+-- withdrew one, which erases) links its erasures before its consents, so two such commits cannot deadlock.
 CREATE FUNCTION gdpr._consent_link() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -124,6 +132,9 @@ BEGIN
                                 AND (grant_hash IS NULL OR (withdrawn_at IS NOT NULL AND withdrawal_hash IS NULL));
     IF NOT FOUND THEN
         RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT FROM gdpr.erasure_log WHERE chain_hash IS NULL AND gdpr._written_here(xmin)) THEN
+        PERFORM gdpr._link_erasure_log();
     END IF;
     SELECT l.entries, l.head INTO n, h FROM gdpr._audit_chain_lock('consent') l;
     FOR c IN SELECT * FROM gdpr.consent
@@ -372,16 +383,15 @@ WITH logged AS (
       FROM gdpr.erasure_log e, pg_catalog.jsonb_each(e.tables) t
      WHERE NOT e.dry_run AND (t.value OPERATOR(pg_catalog.->>) 'rows')::bigint OPERATOR(pg_catalog.>) 0
 ), named AS MATERIALIZED (
-    -- Tables by the name the log gives them (schema.name, unquoted), matched, never parsed, once per name; a
-    -- table renamed or dropped since is not listed.
+    -- Tables by the name the log gives them (schema.name, unquoted), matched, never parsed, once per name: a
+    -- name two tables match ("a.b"."c", "a"."b.c") lists both; a table renamed or dropped since is not listed.
     SELECT l.name,
-           (SELECT r.oid FROM pg_catalog.pg_class r
-              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
-             WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
-                   OPERATOR(pg_catalog.=) l.name
-               AND r.relkind IN ('r', 'p', 'm')
-             LIMIT 1) AS tbl
+           r.oid AS tbl
       FROM (SELECT DISTINCT name FROM logged) l
+      JOIN pg_catalog.pg_class r ON r.relkind IN ('r', 'p', 'm')
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+     WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
+           OPERATOR(pg_catalog.=) l.name
 ), changed AS (
     SELECT n.tbl, l.erasure_id, l.erased_at, l.ended_at
       FROM logged l JOIN named n ON n.name OPERATOR(pg_catalog.=) l.name
@@ -411,7 +421,7 @@ SELECT t.tbl::regclass AS tbl,
  GROUP BY t.tbl, t.dead_tuples, t.toast_dead_tuples, t.last_vacuum, t.index_cleanup;
 
 REVOKE ALL ON gdpr.audit_chain, gdpr._audit_links, gdpr.erasure_residue FROM PUBLIC;
-REVOKE ALL ON FUNCTION gdpr._audit_chain_lock(text), gdpr._erasure_log_link(), gdpr._consent_link(),
+REVOKE ALL ON FUNCTION gdpr._audit_chain_lock(text), gdpr._link_erasure_log(), gdpr._erasure_log_link(), gdpr._consent_link(),
     gdpr.audit_head(), gdpr.verify_audit_chain(jsonb), gdpr.erasure_receipt(uuid), gdpr.erasure_ledger(timestamptz)
 FROM PUBLIC;
 -- Pure computations stay executable: receipts recompute a link as their caller, the residue view reads options

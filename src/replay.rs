@@ -245,19 +245,23 @@ fn resolve(e: &Entry<'_>) -> Result<Kind> {
     if is_subject {
         return Ok(Kind::Subject);
     }
-    Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname::text || '.' || c.relname::text = $1 AND c.relkind IN ('r', 'p')
-                  LIMIT 1)",
+    let (found, count) = Spi::get_two_with_args::<pg_sys::Oid, i64>(
+        "SELECT min(c.oid), count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname::text || '.' || c.relname::text = $1 AND c.relkind IN ('r', 'p')",
         &[e.kind.into()],
-    )?
-    .map(Kind::Table)
-    .ok_or_else(|| {
-        GdprError::UndefinedObject(format!(
+    )?;
+    match (found, count.unwrap_or(0)) {
+        (Some(oid), 1) => Ok(Kind::Table(oid)),
+        (_, 0) | (None, _) => Err(GdprError::UndefinedObject(format!(
             "erasure {} of the ledger: {} is neither a subject kind nor a table of this database",
             e.erasure_id, e.kind
-        ))
-    })
+        ))),
+        (_, n) => Err(GdprError::InvalidParameter(format!(
+            "erasure {} of the ledger: {n} tables are named {} here (a dot in a schema or table name): replay \
+             cannot tell which one the erasure was rooted at",
+            e.erasure_id, e.kind
+        ))),
+    }
 }
 
 fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
@@ -269,6 +273,16 @@ fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
         }
         Kind::Table(oid) => oid,
     };
+    // Rows named by key with no subject behind them: only a rule (retention, a withdrawal) erases those, never a
+    // person's request — and a ledger is the caller's input. Replaying them is the extension owner's (the DBA
+    // who restored the database).
+    if !crate::privilege::is_extension_owner()? {
+        return Err(GdprError::InsufficientPrivilege(format!(
+            "erasure {} of the ledger: replaying an erasure rooted at table {} ({} origin) needs the extension owner: \
+             it erases rows by key, which only this database's rules may do",
+            e.erasure_id, e.kind, e.origin
+        )));
+    }
     // Only retention and consent withdrawals erase rows rooted at a table, each as this database declares it.
     let batch = e.origin == "retention" || (e.origin == "replay" && e.subject_id.starts_with('['));
     if batch {

@@ -236,6 +236,11 @@ SET ROLE regress_dpo;
 SELECT regress.try($$SELECT gdpr.replay_erasures((SELECT l FROM ledger))$$);
 SELECT count(*) AS still_there FROM pf.people WHERE email IN ('person3@mail.example', 'person4@mail.example');
 RESET ROLE;
+-- Rows named by key with no subject behind them (retention batches, withdrawals' rows) are the extension owner's
+-- to replay, not a DPO's.
+SET ROLE regress_dpo;
+SELECT regress.try($$SELECT gdpr.replay_erasures('{"erasures": [{"erasure_id": "e0000000-0000-4000-8000-000000000001", "kind": "pf.visits", "subject_id": "2 rows without key, at before 2020-01-01", "origin": "retention"}]}')$$);
+RESET ROLE;
 -- A legal hold placed here refuses the whole replay (55000): release it, or take the subject out of the ledger.
 SELECT gdpr.place_legal_hold('pf_person', '4', 'dispute') AS hold \gset
 SELECT regexp_replace(regress.try($$SELECT gdpr.replay_erasures((SELECT l FROM ledger))$$), 'at \S+ \S+:', 'at …:');
