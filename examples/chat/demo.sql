@@ -83,9 +83,19 @@ SELECT payload AS "call log entry now" FROM chat.call_log WHERE payload LIKE '%[
 SELECT id, name, email FROM chat.guests WHERE id = (SELECT referred_by_id FROM chat.guests WHERE id = :guest);
 
 \echo
-\echo '=== The audit log (no personal data) ==='
-SELECT id, kind, subject_id, dry_run, rows_total, erased_by, erased_at::timestamp(0) AS erased_at
+\echo '=== The audit log (no personal data), each entry a link of a hash chain ==='
+SELECT id, kind, subject_id, dry_run, rows_total, erased_by, erased_at::timestamp(0) AS erased_at,
+       chain_seq AS link, left(encode(chain_hash, 'hex'), 12) || '…' AS hash
   FROM gdpr.erasure_log ORDER BY id;
+
+\echo
+\echo '=== Proving it: the receipt for the person, the chain intact, what VACUUM still has to clear ==='
+SELECT jsonb_pretty(gdpr.erasure_receipt((:'report'::jsonb->>'erasure_id')::uuid) - 'tables' - 'database')
+       AS receipt;
+SELECT count(*) AS "broken links (gdpr.verify_audit_chain)" FROM gdpr.verify_audit_chain();
+SELECT tbl, erasures, setting IS NOT NULL AS "needs vacuum_index_cleanup", command FROM gdpr.erasure_residue ORDER BY tbl::text;
+SELECT setting, command FROM gdpr.erasure_residue \gexec
+SELECT count(*) AS "tables with residue after the view's commands" FROM gdpr.erasure_residue;
 
 \echo
 \echo '=== Erasing again is harmless; an unknown guest is an error (SQLSTATE P0002) ==='
