@@ -27,6 +27,18 @@ CREATE INDEX consent_unlinked ON gdpr.consent (id)
 -- Kept by pg_dump with the logs; created at the first append, so a restore brings the original head back.
 SELECT pg_catalog.pg_extension_config_dump('gdpr.audit_chain', '');
 
+-- The tables a log names (`schema.name` unquoted, as erasures log them): matched, never parsed — a name two
+-- tables match ("a.b"."c", "a"."b.c") gives both; a table renamed or dropped since gives none. Used by the
+-- residue view and by gdpr.replay_erasures.
+CREATE FUNCTION gdpr._tables_named(name text) RETURNS SETOF oid
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.oid FROM pg_catalog.pg_class r
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+     WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
+           OPERATOR(pg_catalog.=) _tables_named.name
+       AND r.relkind IN ('r', 'p')
+$$;
+
 -- A link's hash. The text of a jsonb value is canonical (keys ordered, numbers normalised).
 CREATE FUNCTION gdpr._audit_link_hash(previous bytea, seq bigint, fields jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -382,20 +394,12 @@ WITH logged AS (
            e.erased_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => e.duration_ms OPERATOR(pg_catalog./) 1000) AS ended_at
       FROM gdpr.erasure_log e, pg_catalog.jsonb_each(e.tables) t
      WHERE NOT e.dry_run AND (t.value OPERATOR(pg_catalog.->>) 'rows')::bigint OPERATOR(pg_catalog.>) 0
-), named AS MATERIALIZED (
-    -- Tables by the name the log gives them (schema.name, unquoted), matched, never parsed, once per name: a
-    -- name two tables match ("a.b"."c", "a"."b.c") lists both; a table renamed or dropped since is not listed.
-    SELECT l.name,
-           r.oid AS tbl
-      FROM (SELECT DISTINCT name FROM logged) l
-      JOIN pg_catalog.pg_class r ON r.relkind IN ('r', 'p', 'm')
-      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
-     WHERE n.nspname::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) r.relname::text
-           OPERATOR(pg_catalog.=) l.name
+), named AS MATERIALIZED (  -- each name looked up once
+    SELECT l.name, t.tbl
+      FROM (SELECT DISTINCT name FROM logged) l, gdpr._tables_named(l.name) t(tbl)
 ), changed AS (
     SELECT n.tbl, l.erasure_id, l.erased_at, l.ended_at
       FROM logged l JOIN named n ON n.name OPERATOR(pg_catalog.=) l.name
-     WHERE n.tbl IS NOT NULL
 ), tables AS (
     SELECT r.oid AS tbl, s.n_dead_tup AS dead_tuples, ts.n_dead_tup AS toast_dead_tuples,
            GREATEST(s.last_vacuum, s.last_autovacuum) AS last_vacuum,
@@ -425,4 +429,4 @@ REVOKE ALL ON FUNCTION gdpr._audit_chain_lock(text), gdpr._link_erasure_log(), g
     gdpr.audit_head(), gdpr.verify_audit_chain(jsonb), gdpr.erasure_receipt(uuid), gdpr.erasure_ledger(timestamptz)
 FROM PUBLIC;
 -- Pure computations stay executable: receipts recompute a link as their caller, the residue view reads options
--- as its reader. They read nothing their caller could not (a consent text is public).
+-- and names as its reader. They read nothing their caller could not (a consent text, the catalog are public).

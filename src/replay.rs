@@ -46,8 +46,13 @@ enum Target {
 #[derive(Clone, Copy)]
 enum Kind {
     Subject,
-    /// The table an erasure was rooted at (a retention rule's, a consent requirement's).
-    Table(pg_sys::Oid),
+    /// The table an erasure was rooted at, with what this database's declarations erase there: its retention
+    /// rule's action (delete or anonymize), and whether a consent withdrawal anonymizes its rows.
+    Table {
+        oid: pg_sys::Oid,
+        retention: Option<Action>,
+        consent_root: bool,
+    },
 }
 
 pub fn replay(ledger: &Value, dry_run: bool) -> Result<Value> {
@@ -101,7 +106,12 @@ pub fn replay(ledger: &Value, dry_run: bool) -> Result<Value> {
             absent.push(label); // not in this database: restored from before the subject existed
         } else {
             rows_total += outcome.total_rows;
-            erased.push(with(label, "rows", outcome.total_rows));
+            let mut done = with(label, "rows", outcome.total_rows);
+            if !outcome.not_found.is_empty() {
+                // keys of a retention batch the restored database never held
+                done["not_found"] = json!(outcome.not_found);
+            }
+            erased.push(done);
         }
     }
     // After the erasures: a withdrawal that blocks while rows need the consent finds them erased.
@@ -185,6 +195,7 @@ fn parse_withdrawals(ledger: &Value) -> Result<Vec<Withdrawal<'_>>> {
                     .as_str()
                     .ok_or_else(|| wrong("granted_at"))?,
             };
+            // Before anything is erased: a time a statement cannot cast fails the replay up front.
             registry::check_time(w.consent_id, "granted_at", w.granted_at)?;
             Ok(w)
         })
@@ -235,7 +246,8 @@ fn withdraw_again(list: &[Withdrawal<'_>], dry_run: bool) -> Result<Value> {
     Ok(json!({"withdrawn": withdrawn, "already_withdrawn": already, "absent": absent}))
 }
 
-/// The kind as logged: a declared subject kind, or a table as its erasures log it (`schema.name`, unquoted).
+/// The kind as logged: a declared subject kind, or a table as its erasures log it (`schema.name`, unquoted) with
+/// what the declarations here erase in it. Resolved once per kind.
 fn resolve(e: &Entry<'_>) -> Result<Kind> {
     let is_subject = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM gdpr.subject WHERE kind = $1)",
@@ -246,32 +258,24 @@ fn resolve(e: &Entry<'_>) -> Result<Kind> {
         return Ok(Kind::Subject);
     }
     let (found, count) = Spi::get_two_with_args::<pg_sys::Oid, i64>(
-        "SELECT min(c.oid), count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname::text || '.' || c.relname::text = $1 AND c.relkind IN ('r', 'p')",
+        "SELECT min(t), count(*) FROM gdpr._tables_named($1) t",
         &[e.kind.into()],
     )?;
-    match (found, count.unwrap_or(0)) {
-        (Some(oid), 1) => Ok(Kind::Table(oid)),
-        (_, 0) | (None, _) => Err(GdprError::UndefinedObject(format!(
-            "erasure {} of the ledger: {} is neither a subject kind nor a table of this database",
-            e.erasure_id, e.kind
-        ))),
-        (_, n) => Err(GdprError::InvalidParameter(format!(
-            "erasure {} of the ledger: {n} tables are named {} here (a dot in a schema or table name): replay \
-             cannot tell which one the erasure was rooted at",
-            e.erasure_id, e.kind
-        ))),
-    }
-}
-
-fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
-    let table = match kind {
-        Kind::Subject => {
-            let plan = cache::plan_for(e.kind)?;
-            let id = key_parts(e, e.subject_id, plan.root_key_len)?;
-            return Ok(Target::Rows(plan, vec![id], Logging::PerSubject));
+    let oid = match (found, count.unwrap_or(0)) {
+        (Some(oid), 1) => oid,
+        (_, 0) | (None, _) => {
+            return Err(GdprError::UndefinedObject(format!(
+                "erasure {} of the ledger: {} is neither a subject kind nor a table of this database",
+                e.erasure_id, e.kind
+            )))
         }
-        Kind::Table(oid) => oid,
+        (_, n) => {
+            return Err(GdprError::InvalidParameter(format!(
+                "erasure {} of the ledger: {n} tables are named {} here (a dot in a schema or table name): \
+                 replay cannot tell which one the erasure was rooted at",
+                e.erasure_id, e.kind
+            )))
+        }
     };
     // Rows named by key with no subject behind them: only a rule (retention, a withdrawal) erases those, never a
     // person's request — and a ledger is the caller's input. Replaying them is the extension owner's (the DBA
@@ -283,11 +287,49 @@ fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
             e.erasure_id, e.kind, e.origin
         )));
     }
+    // A retention rule that erases subjects logs their kind, not the table: only delete and anonymize count.
+    let (retention, consent_root) = Spi::get_two_with_args::<String, bool>(
+        "SELECT (SELECT action FROM gdpr.retention WHERE tbl = $1),
+                EXISTS (SELECT 1 FROM gdpr.consent_requirement r
+                         WHERE r.tbl = $1 AND r.on_withdraw = 'anonymize'
+                           AND NOT EXISTS (SELECT 1 FROM gdpr.subject s WHERE s.tbl = r.tbl))",
+        &[oid.into()],
+    )?;
+    Ok(Kind::Table {
+        oid,
+        retention: match retention.as_deref() {
+            Some("anonymize") => Some(Action::Anonymize),
+            Some("delete") => Some(Action::Delete),
+            _ => None,
+        },
+        consent_root: consent_root.unwrap_or(false),
+    })
+}
+
+fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
+    let (table, retention, consent_root) = match kind {
+        Kind::Subject => {
+            let plan = cache::plan_for(e.kind)?;
+            let id = key_parts(e, e.subject_id, plan.root_key_len)?;
+            return Ok(Target::Rows(plan, vec![id], Logging::PerSubject));
+        }
+        Kind::Table {
+            oid,
+            retention,
+            consent_root,
+        } => (oid, retention, consent_root),
+    };
     // Only retention and consent withdrawals erase rows rooted at a table, each as this database declares it.
     let batch = e.origin == "retention" || (e.origin == "replay" && e.subject_id.starts_with('['));
     if batch {
         // A retention batch: the entry's subject id lists the keys of every row it erased.
-        let action = retention_action(e, table)?;
+        let action = retention.ok_or_else(|| {
+            GdprError::InvalidParameter(format!(
+                "erasure {} of the ledger: no retention rule here deletes or anonymizes rows of {}, so its expired \
+                 rows cannot be erased again as they were",
+                e.erasure_id, e.kind
+            ))
+        })?;
         let Ok(Value::Array(keys)) = serde_json::from_str::<Value>(e.subject_id) else {
             return Ok(Target::NotReplayable(
                 "expired rows without a key: gdpr.enforce_retention() finds them again",
@@ -303,7 +345,7 @@ fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
             .collect::<Result<Vec<_>>>()?;
         return Ok(Target::Rows(plan, ids, Logging::PerBatch));
     }
-    if !matches!(e.origin, "consent" | "replay") || !registry::erases_rows_of(table)? {
+    if !matches!(e.origin, "consent" | "replay") || !consent_root {
         return Err(GdprError::InvalidParameter(format!(
             "erasure {} of the ledger: {} is a table, and here neither a retention rule nor a consent requirement \
              erases rows rooted at it (origin {})",
@@ -314,24 +356,6 @@ fn target(e: &Entry<'_>, kind: Kind) -> Result<Target> {
     let plan = cache::plan_for_table(e.kind, table, None)?;
     let id = key_parts(e, e.subject_id, plan.root_key_len)?;
     Ok(Target::Rows(plan, vec![id], Logging::PerSubject))
-}
-
-/// What this database's retention rule does to the rows of `table` (as gdpr.enforce_retention would): the
-/// declarations decide, never the ledger. A rule that erases subjects logs their kind, not the table.
-fn retention_action(e: &Entry<'_>, table: pg_sys::Oid) -> Result<Action> {
-    let action = Spi::get_one_with_args::<String>(
-        "SELECT (SELECT action FROM gdpr.retention WHERE tbl = $1)",
-        &[table.into()],
-    )?;
-    match action.as_deref() {
-        Some("anonymize") => Ok(Action::Anonymize),
-        Some("delete") => Ok(Action::Delete),
-        _ => Err(GdprError::InvalidParameter(format!(
-            "erasure {} of the ledger: no retention rule here deletes or anonymizes rows of {}, so its expired rows \
-             cannot be erased again as they were",
-            e.erasure_id, e.kind
-        ))),
-    }
 }
 
 /// A logged key as the engine takes it: one value, or (composite keys) the JSON array of the values.

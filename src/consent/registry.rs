@@ -390,9 +390,9 @@ pub fn check_time(consent_id: i64, what: &str, value: &str) -> Result<()> {
 }
 
 /// Whether the consent with this id, text and grant time is in force (Some(true)), withdrawn (Some(false)), or
-/// not here (None: granted after a restore, or another consent under a reused id).
+/// not here (None: granted after a restore, or another consent under a reused id). `granted_at` has passed
+/// `check_time`.
 pub fn in_force(consent_id: i64, text_id: i64, granted_at: &str) -> Result<Option<bool>> {
-    check_time(consent_id, "granted_at", granted_at)?;
     as_extension_owner(|| {
         Ok(Spi::get_one_with_args::<bool>(
             "SELECT (SELECT withdrawn_at IS NULL FROM gdpr.consent
@@ -400,16 +400,4 @@ pub fn in_force(consent_id: i64, text_id: i64, granted_at: &str) -> Result<Optio
             &[consent_id.into(), text_id.into(), granted_at.into()],
         )?)
     })
-}
-
-/// Whether withdrawing a consent erases rows rooted at `table` (a requirement on it that anonymizes, the
-/// table not being a subject's): the erasures a withdrawal logs under the table's name.
-pub fn erases_rows_of(table: pg_sys::Oid) -> Result<bool> {
-    Ok(Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM gdpr.consent_requirement r
-                         WHERE r.tbl = $1 AND r.on_withdraw = 'anonymize'
-                           AND NOT EXISTS (SELECT 1 FROM gdpr.subject s WHERE s.tbl = r.tbl))",
-        &[table.into()],
-    )?
-    .unwrap_or(false))
 }

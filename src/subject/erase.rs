@@ -500,7 +500,6 @@ pub fn run(
             _ => format!("{} {kind} subjects", ids.len()),
         }
     );
-    crate::privilege::require_primary(&what)?;
     require_entitlement(plan, dry_run, &what)?;
     let trace_tables = if options.traces {
         let tables = traces::declared()?;
